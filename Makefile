@@ -1,0 +1,36 @@
+# Two commands: `make run` (set up + start the gateway) and `make test` (set up + run every test).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench docs clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Parley needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps
+	$(BIN)/parley serve
+
+test: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy gateway audio feedback scenarios
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python bench/text_turn.py
+
+docs: $(VENV)/.run-deps
+	$(BIN)/python -m gateway.protocol --write docs/protocol.md
+
+clean:
+	rm -rf $(VENV) .parley

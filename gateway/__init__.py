@@ -1,0 +1,1 @@
+"""Parley gateway: FastAPI app, WebSocket protocol, sessions, LLM providers, storage, auth."""

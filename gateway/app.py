@@ -1,0 +1,63 @@
+"""The FastAPI application and its lifespan (database, migrations, engines)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import routes, ws
+from gateway.config import Settings
+from gateway.llm import create_llm
+from gateway.ratelimit import SlidingWindowLimiter
+from gateway.services import Services
+from gateway.storage import Store
+from gateway.storage.embedded import EmbeddedPostgres
+from gateway.storage.migrations import migrate
+from gateway.storage.store import create_pool
+
+log = logging.getLogger("gateway")
+
+
+async def open_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN to use: `DATABASE_URL`, or a private server started in `PARLEY_DATA_DIR`."""
+    if settings.database_url:
+        return settings.database_url, None
+    embedded = EmbeddedPostgres(settings.parley_data_dir)
+    dsn = await asyncio.to_thread(embedded.start)
+    log.info("embedded PostgreSQL running in %s", embedded.pgdata)
+    return dsn, embedded
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """An app bound to `settings`; everything heavy starts in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dsn, embedded = await open_database(settings)
+        pool = await create_pool(dsn)
+        llm = create_llm(settings)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            if not settings.jwt_secret_key:
+                log.warning("JWT_SECRET_KEY is not set: development mode, no authentication")
+            log.info("LLM provider: %s (%s)", llm.provider, llm.model)
+            app.state.services = Services(
+                settings=settings, store=Store(pool), llm=llm,
+                limiter=SlidingWindowLimiter(settings.max_ai_requests_per_minute, 60.0),
+            )
+            yield
+        finally:
+            await llm.aclose()
+            await pool.close()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+    app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
+    app.include_router(routes.router)
+    app.include_router(ws.router)
+    return app

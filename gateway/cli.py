@@ -1,0 +1,91 @@
+"""`parley serve | migrate | token`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from gateway.config import ConfigError, Settings, load_settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.parley_host,
+                port=args.port if args.port is not None else settings.parley_port,
+                log_level=settings.log_level, ws_max_size=4 * 1024 * 1024)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.app import open_database
+    from gateway.storage.migrations import migrate
+    from gateway.storage.store import create_pool
+
+    async def run() -> list[int]:
+        dsn, embedded = await open_database(settings)
+        try:
+            pool = await create_pool(dsn, min_size=1, max_size=1)
+            async with pool.acquire() as conn:
+                applied = await migrate(conn)
+            await pool.close()
+            return applied
+        finally:
+            if embedded is not None:
+                embedded.stop()
+
+    applied = asyncio.run(run())
+    print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ""))
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import mint_token
+
+    if not settings.jwt_secret_key:
+        print("parley: JWT_SECRET_KEY must be set to mint a token", file=sys.stderr)
+        return 2
+    roles = tuple(args.role or ())
+    print(mint_token(settings.jwt_secret_key.get_secret_value(), args.user, ttl_s=args.ttl,
+                     roles=roles))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley voice gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the gateway (embedded PostgreSQL by default)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_serve)
+    sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(handler=_migrate)
+    token = sub.add_parser("token", help="mint an HS256 JWT for a user")
+    token.add_argument("--user", required=True)
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--role", action="append", help="a role claim, e.g. admin")
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"parley: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    return int(args.handler(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""One pydantic-settings `Settings`, read from the environment or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LLMProviderName = Literal["openai", "gemini", "scripted"]
+STTProviderName = Literal["whisper", "openai"]
+TTSProviderName = Literal["local", "openai", "none"]
+
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o-mini",
+    "gemini": "gemini-2.5-flash",
+    "scripted": "scripted",
+}
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway; the env names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", case_sensitive=False
+    )
+
+    database_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    jwt_secret_key: SecretStr | None = None
+    max_ai_requests_per_minute: int = Field(10, ge=1)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    llm_provider: LLMProviderName | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = Field(30.0, gt=0)
+    max_message_chars: int = Field(2000, ge=1)
+    history_turns: int = Field(10, ge=0)
+    parley_data_dir: Path = Path(".parley")
+    parley_host: str = "127.0.0.1"
+    parley_port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Voice loop
+    vad_silence_ms: int = Field(500, ge=60, le=5000)
+    vad_speculative_ms: int = Field(200, ge=0, le=5000)
+    vad_aggressiveness: int = Field(2, ge=0, le=3)
+    vad_max_turn_s: float = Field(30.0, gt=1)
+    stt_provider: STTProviderName = "whisper"
+    stt_model: str | None = None
+    stt_threads: int = Field(2, ge=1)
+    stt_max_seconds: float = Field(6.0, gt=0)
+    tts_provider: TTSProviderName = "local"
+    openai_tts_voice: str = "alloy"
+
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def resolved_llm_provider(self) -> LLMProviderName:
+        """The explicit choice, else the first provider whose key is set, else `scripted`."""
+        if self.llm_provider:
+            return self.llm_provider
+        if self.openai_api_key:
+            return "openai"
+        if self.gemini_api_key:
+            return "gemini"
+        return "scripted"
+
+    @property
+    def resolved_llm_model(self) -> str:
+        return self.llm_model or DEFAULT_MODELS[self.resolved_llm_provider]
+
+    def check_consistency(self) -> None:
+        """Refuse combinations that would only fail later, mid-session."""
+        provider = self.resolved_llm_provider
+        if provider == "gemini" and not self.gemini_api_key:
+            raise ConfigError("LLM_PROVIDER: 'gemini' needs GEMINI_API_KEY to be set")
+        if provider == "openai" and not (self.openai_api_key or self.openai_base_url):
+            raise ConfigError("LLM_PROVIDER: 'openai' needs OPENAI_API_KEY or OPENAI_BASE_URL")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line that names the variable."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first bad variable, its value and why it was refused."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+    value = first.get("input")
+    shown = "" if any(s in name for s in ("KEY", "SECRET")) else f" (got {value!r})"
+    return f"{name}: {first['msg']}{shown}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning any problem into a `ConfigError` with one clear line."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+    settings.check_consistency()
+    return settings

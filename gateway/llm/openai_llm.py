@@ -1,0 +1,45 @@
+"""OpenAI chat completions (or any OpenAI-compatible server) with streaming."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import openai
+from openai import AsyncOpenAI
+
+from gateway.llm.base import LLM, LLMError, LLMRequest
+
+
+class OpenAILLM(LLM):
+    provider = "openai"
+
+    def __init__(
+        self, *, api_key: str | None, base_url: str | None, model: str, timeout_s: float
+    ) -> None:
+        self.model = model
+        # A local server (vLLM, Ollama, llama.cpp) needs no key, but the SDK insists on one.
+        self._client = AsyncOpenAI(
+            api_key=api_key or "unused", base_url=base_url, timeout=timeout_s, max_retries=1
+        )
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
+        messages = [{"role": "system", "content": request.system}]
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model, messages=messages, stream=True  # type: ignore[arg-type]
+            )
+            async with response:
+                async for chunk in response:
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            yield choice.delta.content
+        except openai.APIStatusError as error:
+            raise LLMError(f"the language model refused the request (HTTP {error.status_code})") from None
+        except openai.APITimeoutError:
+            raise LLMError("the language model timed out") from None
+        except Exception as error:  # httpx errors escape the SDK when a stream breaks mid-way
+            raise LLMError(f"the language model stream broke off ({type(error).__name__})") from None
+
+    async def aclose(self) -> None:
+        await self._client.close()

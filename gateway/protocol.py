@@ -1,0 +1,239 @@
+"""The session WebSocket protocol as pydantic models: the code validates with these, and
+the JSON Schema in docs/protocol.md is generated from them (`python -m gateway.protocol`).
+
+Every text frame is `{"type": "...", "data": {...}}`. Names from the frontend contract
+(../shared/contracts/session-websocket.md) are kept exactly; everything else is additive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from scenarios.emotions import Emotion
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # clients may send more than we read
+
+
+class _Event(BaseModel):
+    type: str
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+# ---------------------------------------------------------------- client -> gateway
+
+
+class RequestAIResponseData(_Data):
+    message: str = Field(description="The user's words. Not empty; at most MAX_MESSAGE_CHARS.")
+    emotion: Emotion | None = Field(None, description="null means the session's current emotion")
+    timestamp: int | None = Field(None, description="Milliseconds since the epoch")
+
+
+class RequestAIResponse(_Event):
+    """Ask for a reply to a typed (or browser-transcribed) message."""
+
+    type: Literal["request_ai_response"]
+    data: RequestAIResponseData
+
+
+class EmotionUpdateData(_Data):
+    emotion: Emotion
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class EmotionUpdate(_Event):
+    """Set the session's current emotion (used by requests that carry none)."""
+
+    type: Literal["emotion_update"]
+    data: EmotionUpdateData
+
+
+class VadMetrics(_Event):
+    """The browser's own voice-activity figures; accepted and ignored."""
+
+    type: Literal["vad_metrics"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AudioConfigData(_Data):
+    sample_rate: Literal[8000, 16000, 24000, 32000, 44100, 48000] = 16000
+
+
+class AudioConfig(_Event):
+    """Declare the sample rate of the binary PCM frames that follow (default 16000)."""
+
+    type: Literal["audio_config"]
+    data: AudioConfigData = Field(default_factory=AudioConfigData)
+
+
+class Interrupt(_Event):
+    """Stop the reply being generated or spoken (barge-in by button)."""
+
+    type: Literal["interrupt"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+ClientMessage = Annotated[
+    RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt,
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGES: dict[str, type[_Event]] = {
+    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
+    for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt)
+}
+
+# ---------------------------------------------------------------- gateway -> client
+
+
+class Empty(_Data):
+    pass
+
+
+class TurnRef(_Data):
+    turn: int | None = Field(None, description="The turn's sequence number in the session")
+
+
+class AIStreamBegin(_Event):
+    type: Literal["ai_stream_begin"] = "ai_stream_begin"
+    data: TurnRef = Field(default_factory=TurnRef)
+
+
+class ChunkData(_Data):
+    chunk: str
+
+
+class AIStreamChunk(_Event):
+    type: Literal["ai_stream_chunk"] = "ai_stream_chunk"
+    data: ChunkData
+
+
+class AIStreamComplete(_Event):
+    type: Literal["ai_stream_complete"] = "ai_stream_complete"
+    data: TurnRef = Field(default_factory=TurnRef)
+
+
+class ErrorData(_Data):
+    error: str = Field(description="A human-readable reason")
+    code: str | None = Field(None, description="A stable machine-readable code")
+
+
+class AIStreamError(_Event):
+    """The turn failed (validation, rate limit, LLM error or timeout); the socket stays open."""
+
+    type: Literal["ai_stream_error"] = "ai_stream_error"
+    data: ErrorData
+
+
+class ErrorEvent(_Event):
+    """A frame could not be used (bad JSON, unknown type, bad audio...); the socket stays open."""
+
+    type: Literal["error"] = "error"
+    data: ErrorData
+
+
+ServerMessage = Annotated[
+    AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class ProtocolError(Exception):
+    """A client frame that cannot be used, with its error code and readable reason."""
+
+    def __init__(self, code: str, reason: str, *, message_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.message_type = message_type
+
+
+def parse_client_message(text: str) -> _Event:
+    """Parse and validate one text frame; raise `ProtocolError` with a readable reason."""
+    try:
+        envelope = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError("invalid_json", "the frame is not valid JSON") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("type"), str):
+        raise ProtocolError("invalid_message", 'a frame must be {"type": "...", "data": {...}}')
+    message_type = envelope["type"]
+    model = CLIENT_MESSAGES.get(message_type)
+    if model is None:
+        known = ", ".join(sorted(CLIENT_MESSAGES))
+        raise ProtocolError("unknown_type", f"unknown message type {message_type!r}; "
+                                            f"expected one of {known}")
+    if envelope.get("data") is None:
+        envelope = {**envelope, "data": {}}
+    try:
+        return model.model_validate(envelope)
+    except ValidationError as error:
+        raise ProtocolError("invalid_message", describe(error),
+                            message_type=message_type) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One readable sentence for the first problem, naming the field and the bad value."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"] if p != "data"]
+    field = ".".join(loc) or "data"
+    value = first.get("input")
+    if field == "emotion" and first["type"] == "literal_error":
+        from scenarios.emotions import EMOTIONS
+
+        return f"unknown emotion {value!r}; expected one of {', '.join(EMOTIONS)} or null"
+    if first["type"] == "missing":
+        return f"field {field!r} is required"
+    return f"field {field!r}: {first['msg']} (got {str(value)[:50]!r})"
+
+
+# ---------------------------------------------------------------- schema / docs
+
+_BEGIN = "<!-- BEGIN GENERATED SCHEMA (python -m gateway.protocol --write docs/protocol.md) -->"
+_END = "<!-- END GENERATED SCHEMA -->"
+
+
+def json_schemas() -> dict[str, Any]:
+    """The JSON Schema of every client and server message."""
+    return {
+        "client_to_gateway": TypeAdapter(ClientMessage).json_schema(),
+        "gateway_to_client": TypeAdapter(ServerMessage).json_schema(),
+    }
+
+
+def render_schema_block() -> str:
+    body = json.dumps(json_schemas(), indent=2, ensure_ascii=False, sort_keys=True)
+    return f"{_BEGIN}\n```json\n{body}\n```\n{_END}"
+
+
+def write_docs(path: Path) -> None:
+    """Replace the generated block of `path` with the schema of the current models."""
+    text = path.read_text(encoding="utf-8")
+    head, _, rest = text.partition(_BEGIN)
+    _, _, tail = rest.partition(_END)
+    path.write_text(head + render_schema_block() + tail, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="update the schema block of this Markdown file")
+    args = parser.parse_args(argv)
+    if args.write:
+        write_docs(args.write)
+    else:
+        sys.stdout.write(render_schema_block() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

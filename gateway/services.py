@@ -1,0 +1,27 @@
+"""What every connection shares: settings, storage, the LLM, limits and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config import Settings
+from gateway.llm import LLM
+from gateway.ratelimit import SlidingWindowLimiter
+from gateway.storage import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    llm: LLM
+    limiter: SlidingWindowLimiter
+    extras: dict[str, Any] = field(default_factory=dict)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def jwt_secret(self) -> str | None:
+        key = self.settings.jwt_secret_key
+        return key.get_secret_value() if key else None

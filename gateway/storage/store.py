@@ -1,0 +1,177 @@
+"""The session store: sessions and turns in PostgreSQL through an asyncpg pool."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+TurnStatus = Literal["pending", "complete", "cut_short"]
+TurnSource = Literal["text", "voice"]
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    owner: str
+    scenario: str
+    language: str
+    emotion: str
+    turn_count: int
+    created_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    id: int
+    session_id: str
+    seq: int
+    user_message: str
+    ai_reply: str
+    emotion: str
+    source: str
+    status: str
+    end_reason: str | None
+    client_timestamp: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    timings: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The turn as the HTTP API shows it."""
+        return {
+            "seq": self.seq,
+            "user_message": self.user_message,
+            "ai_reply": self.ai_reply,
+            "emotion": self.emotion,
+            "source": self.source,
+            "status": self.status,
+            "end_reason": self.end_reason,
+            "client_timestamp": _iso(self.client_timestamp),
+            "created_at": _iso(self.created_at),
+            "completed_at": _iso(self.completed_at),
+            "timings": self.timings,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+_TURN_COLUMNS = (
+    "id, session_id, seq, user_message, ai_reply, emotion, source, status, end_reason,"
+    " client_timestamp, created_at, completed_at, timings"
+)
+_SESSION_COLUMNS = "id, owner, scenario, language, emotion, turn_count, created_at, ended_at"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python values."""
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+
+
+class Store:
+    """Every query the gateway runs; nothing else touches SQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def open_session(
+        self, session_id: str, owner: str, *, scenario: str = "counseling", language: str = "ko"
+    ) -> tuple[SessionRecord, bool]:
+        """The session, created for `owner` if it does not exist; and whether it was created."""
+        row = await self.pool.fetchrow(
+            f"INSERT INTO sessions (id, owner, scenario, language) VALUES ($1, $2, $3, $4)"
+            f" ON CONFLICT (id) DO NOTHING RETURNING {_SESSION_COLUMNS}",
+            session_id, owner, scenario, language,
+        )
+        if row is not None:
+            return SessionRecord(**dict(row)), True
+        existing = await self.get_session(session_id)
+        assert existing is not None
+        return existing, False
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = $1", session_id
+        )
+        return SessionRecord(**dict(row)) if row else None
+
+    async def set_session_emotion(self, session_id: str, emotion: str) -> None:
+        await self.pool.execute("UPDATE sessions SET emotion = $2 WHERE id = $1", session_id, emotion)
+
+    async def add_turn(
+        self,
+        session_id: str,
+        user_message: str,
+        *,
+        emotion: str,
+        source: TurnSource,
+        client_timestamp: datetime | None = None,
+    ) -> TurnRecord:
+        """Store the user's side of a turn at once, so an accepted message is never lost."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            seq = await conn.fetchval(
+                "UPDATE sessions SET turn_count = turn_count + 1 WHERE id = $1"
+                " RETURNING turn_count",
+                session_id,
+            )
+            row = await conn.fetchrow(
+                f"INSERT INTO turns (session_id, seq, user_message, emotion, source,"
+                f" client_timestamp) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_TURN_COLUMNS}",
+                session_id, seq, user_message, emotion, source, client_timestamp,
+            )
+        return TurnRecord(**dict(row))
+
+    async def finish_turn(
+        self,
+        turn_id: int,
+        *,
+        ai_reply: str,
+        status: TurnStatus,
+        end_reason: str | None = None,
+        timings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the reply as the user received it, and how the turn ended."""
+        await self.pool.execute(
+            "UPDATE turns SET ai_reply = $2, status = $3, end_reason = $4,"
+            " timings = timings || $5::jsonb, completed_at = now() WHERE id = $1",
+            turn_id, ai_reply, status, end_reason, dict(timings or {}),
+        )
+
+    async def merge_turn_timings(self, turn_id: int, timings: Mapping[str, Any]) -> None:
+        await self.pool.execute(
+            "UPDATE turns SET timings = timings || $2::jsonb WHERE id = $1", turn_id, dict(timings)
+        )
+
+    async def recent_turns(
+        self, session_id: str, limit: int, *, before_seq: int | None = None
+    ) -> list[TurnRecord]:
+        """The `limit` most recent turns before `before_seq`, oldest first."""
+        if limit <= 0:
+            return []
+        rows = await self.pool.fetch(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE session_id = $1 AND seq < $2"
+            f" ORDER BY seq DESC LIMIT $3",
+            session_id, before_seq if before_seq is not None else 2**31 - 1, limit,
+        )
+        return [TurnRecord(**dict(r)) for r in reversed(rows)]
+
+    async def all_turns(self, session_id: str) -> list[TurnRecord]:
+        rows = await self.pool.fetch(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE session_id = $1 ORDER BY seq", session_id
+        )
+        return [TurnRecord(**dict(r)) for r in rows]

@@ -1,0 +1,1 @@
+"""Scenario and persona catalog, and the prompts composed from them."""

@@ -1,0 +1,50 @@
+"""Shared fixtures: one real PostgreSQL for the session, gateways and fake LLM servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app
+from tests.fakes.llm_servers import FakeLLMServer
+from tests.support import ENV_VARS, PostgresForTests, serve_in_thread, test_settings
+
+# A developer's environment never leaks into tests.
+for _name in ENV_VARS:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresForTests]:
+    pg = PostgresForTests(tmp_path_factory.mktemp("pg"))
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[tuple[FakeLLMServer, str]]:
+    server = FakeLLMServer()
+    with serve_in_thread(server.app) as url:
+        yield server, url
+
+
+GatewayFactory = Callable[..., str]
+
+
+@pytest.fixture
+def gateway(postgres: PostgresForTests, tmp_path: Any) -> Iterator[GatewayFactory]:
+    """Start a real gateway with the given settings overrides; returns its base URL."""
+    with ExitStack() as stack:
+
+        def start(**overrides: Any) -> str:
+            overrides.setdefault("database_url", postgres.new_database())
+            overrides.setdefault("parley_data_dir", tmp_path / "data")
+            overrides.setdefault("tts_provider", "none")
+            settings = test_settings(**overrides)
+            return stack.enter_context(serve_in_thread(create_app(settings)))
+
+        yield start

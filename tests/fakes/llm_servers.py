@@ -1,0 +1,99 @@
+"""A local HTTP server that speaks the OpenAI and Gemini streaming wire formats.
+
+The real `openai` and `google-genai` SDKs talk to it, so the providers' own code runs.
+Each test scripts the behaviour (chunks, delay, failure mid-stream, HTTP error, hang)
+and reads back the requests the gateway sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Script:
+    """What the next replies look like."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello ", "from ", "the model."])
+    delay_s: float = 0.0            # before each chunk
+    status: int = 200               # an HTTP error status instead of a stream
+    break_after: int | None = None  # drop the connection after this many chunks
+    hang_after: int | None = None   # stop sending (but keep the connection) after this many
+
+
+class BrokenStream(Exception):
+    """Raised inside the response body so the server aborts the connection mid-stream."""
+
+
+class FakeLLMServer:
+    def __init__(self) -> None:
+        self.script = Script()
+        self.requests: list[dict[str, Any]] = []
+        self.app = Starlette(routes=[
+            Route("/v1/chat/completions", self._openai, methods=["POST"]),
+            Route("/v1beta/models/{model_action:path}", self._gemini, methods=["POST"]),
+        ])
+
+    async def _chunks(self) -> AsyncIterator[tuple[int, str]]:
+        script = self.script
+        for index, chunk in enumerate(script.chunks):
+            if script.break_after is not None and index >= script.break_after:
+                raise BrokenStream("scripted break")
+            if script.hang_after is not None and index >= script.hang_after:
+                await asyncio.sleep(3600)
+            if script.delay_s:
+                await asyncio.sleep(script.delay_s)
+            yield index, chunk
+
+    async def _openai(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append({"api": "openai", "body": body})
+        if self.script.status != 200:
+            return JSONResponse({"error": {"message": "scripted failure", "type": "server_error"}},
+                                status_code=self.script.status)
+
+        async def events() -> AsyncIterator[bytes]:
+            async for index, chunk in self._chunks():
+                delta: dict[str, Any] = {"content": chunk}
+                if index == 0:
+                    delta["role"] = "assistant"
+                payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                           "created": 0, "model": body.get("model", "fake"),
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                yield f"data: {json.dumps(payload)}\n\n".encode()
+            done = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                    "model": body.get("model", "fake"),
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _gemini(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append({"api": "gemini", "path": request.url.path, "body": body,
+                              "query": dict(request.query_params)})
+        if self.script.status != 200:
+            return JSONResponse({"error": {"code": self.script.status,
+                                           "message": "scripted failure", "status": "INTERNAL"}},
+                                status_code=self.script.status)
+
+        async def events() -> AsyncIterator[bytes]:
+            async for _, chunk in self._chunks():
+                payload = {"candidates": [{"content": {"parts": [{"text": chunk}],
+                                                       "role": "model"}, "index": 0}]}
+                yield f"data: {json.dumps(payload)}\r\n\r\n".encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def last_messages(self) -> list[dict[str, str]]:
+        """The conversation of the most recent OpenAI request (system prompt included)."""
+        return self.requests[-1]["body"]["messages"]  # type: ignore[no-any-return]
