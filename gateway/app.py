@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from gateway import routes, ws
 from gateway.config import Settings
 from gateway.llm import create_llm
+from gateway.logs import quiet_third_party_loggers
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.services import Services
 from gateway.storage import Store
@@ -34,6 +35,7 @@ async def open_database(settings: Settings) -> tuple[str, EmbeddedPostgres | Non
 
 def create_app(settings: Settings) -> FastAPI:
     """An app bound to `settings`; everything heavy starts in the lifespan."""
+    quiet_third_party_loggers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from gateway.config import ConfigError, Settings, load_settings
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+from gateway.logs import configure_logging
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"parley: invalid configuration: {error}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return int(args.handler(settings, args))
 
 

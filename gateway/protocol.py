@@ -104,7 +104,7 @@ class TurnRef(_Data):
 
 class AIStreamBegin(_Event):
     type: Literal["ai_stream_begin"] = "ai_stream_begin"
-    data: TurnRef = Field(default_factory=TurnRef)
+    data: TurnRef = Field(default_factory=lambda: TurnRef())
 
 
 class ChunkData(_Data):
@@ -118,7 +118,7 @@ class AIStreamChunk(_Event):
 
 class AIStreamComplete(_Event):
     type: Literal["ai_stream_complete"] = "ai_stream_complete"
-    data: TurnRef = Field(default_factory=TurnRef)
+    data: TurnRef = Field(default_factory=lambda: TurnRef())
 
 
 class ErrorData(_Data):

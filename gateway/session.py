@@ -21,7 +21,7 @@ from gateway.outbox import Outbox
 from gateway.privacy import preview
 from gateway.services import Services
 from gateway.storage import SessionRecord, TurnRecord
-from gateway.storage.store import TurnSource
+from gateway.storage.store import TurnSource, TurnStatus
 from scenarios.counseling import counseling_prompt
 
 log = logging.getLogger(__name__)
@@ -124,17 +124,11 @@ class Conversation:
                                f"in a session; try again in {wait_s:.0f} s")
 
     async def start_turn(self, turn: TurnInput) -> None:
-        """Store the user's turn, then stream the reply in the background."""
+        """Cut short any reply in progress, then store the turn and stream its reply."""
         await self.interrupt("superseded")
-        record = await self.services.store.add_turn(
-            self.session_id, turn.message, emotion=turn.emotion, source=turn.source,
-            client_timestamp=turn.client_timestamp,
-        )
-        log.info("session %s turn %d (%s, %s): %s", self.session_id, record.seq, turn.source,
-                 turn.emotion, preview(turn.message))
         self._cancel_reason = "cancelled"
-        self._reply_task = asyncio.create_task(self._reply(record, turn),
-                                               name=f"reply-{self.session_id}-{record.seq}")
+        self._reply_task = asyncio.create_task(self._reply(turn),
+                                               name=f"reply-{self.session_id}")
 
     async def interrupt(self, reason: str) -> bool:
         """Cancel the reply in progress, if any; it is stored as cut short with `reason`."""
@@ -156,12 +150,11 @@ class Conversation:
 
     # ------------------------------------------------------------ the reply
 
-    async def compose_request(self, record: TurnRecord, turn: TurnInput) -> LLMRequest:
+    async def compose_request(self, turn: TurnInput) -> LLMRequest:
+        """The prompt and the `HISTORY_TURNS` most recent finished turns, then the new one."""
         settings = self.services.settings
         started = time.perf_counter()
-        history = await self.services.store.recent_turns(
-            self.session_id, settings.history_turns, before_seq=record.seq
-        )
+        history = await self.services.store.recent_turns(self.session_id, settings.history_turns)
         turn.timings["history_ms"] = _ms_since(started)
         messages: list[ChatMessage] = []
         for past in history:
@@ -177,11 +170,24 @@ class Conversation:
             scenario=self.record.scenario,
         )
 
-    async def _reply(self, record: TurnRecord, turn: TurnInput) -> None:
+    async def _store_turn(self, turn: TurnInput) -> TurnRecord:
+        record = await self.services.store.add_turn(
+            self.session_id, turn.message, emotion=turn.emotion, source=turn.source,
+            client_timestamp=turn.client_timestamp,
+        )
+        log.info("session %s turn %d (%s, %s): %s", self.session_id, record.seq, turn.source,
+                 turn.emotion, preview(turn.message))
+        return record
+
+    async def _reply(self, turn: TurnInput) -> None:
+        # The turn is written while the history is read and the model starts: the commit
+        # is off the path to the first token, and awaited before the turn can end.
+        storing = asyncio.create_task(self._store_turn(turn))
         sent: list[str] = []
         failure: str | None = None
         try:
-            request = await self.compose_request(record, turn)
+            request = await self.compose_request(turn)
+            record = await storing
             await self.outbox.send(p.AIStreamBegin(data=p.TurnRef(turn=record.seq)))
             stream = self.services.llm.stream(request)
             async for delta in with_idle_timeout(stream, self.services.settings.llm_timeout_s):
@@ -191,14 +197,25 @@ class Conversation:
                 await self.outbox.send(p.AIStreamChunk(data=p.ChunkData(chunk=delta)))
         except LLMError as error:
             failure = str(error)
+        except Exception:
+            log.exception("session %s: the turn failed inside the gateway", self.session_id)
+            storing.cancel()
+            await self.outbox.send(p.AIStreamError(data=p.ErrorData(
+                error="the gateway could not process this turn; please try again",
+                code="internal_error")))
+            return
         except asyncio.CancelledError:
-            await self._finish(record, turn, "".join(sent), self._cancel_reason)
+            if storing.done() and not storing.cancelled() and storing.exception() is None:
+                await self._finish(storing.result(), turn, "".join(sent), self._cancel_reason)
+            else:
+                storing.cancel()
             raise
         reply = "".join(sent)
         if failure is None:
             await self._finish(record, turn, reply, None)
             await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
         else:
+            record = await storing
             log.warning("session %s turn %d failed: %s", self.session_id, record.seq, failure)
             await self._finish(record, turn, reply, "llm_error")
             await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=failure,
@@ -208,7 +225,7 @@ class Conversation:
                       cut_reason: str | None) -> None:
         """Store the reply as received; shielded so a cancelled reply is still recorded."""
         turn.timings["complete_ms"] = _ms_since(turn.accepted_at)
-        status = "complete" if cut_reason is None else "cut_short"
+        status: TurnStatus = "complete" if cut_reason is None else "cut_short"
         log.info("session %s turn %d %s after %.0f ms: %s", self.session_id, record.seq,
                  status if cut_reason is None else f"cut short ({cut_reason})",
                  turn.timings["complete_ms"], preview(reply))

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from gateway.config import Settings
 from gateway.storage.embedded import EmbeddedPostgres
@@ -105,3 +105,43 @@ class PostgresForTests:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_in_process(argv: list[str], port: int, env: dict[str, str],
+                     ready_path: str = "/health") -> Iterator[str]:
+    """Run a server command in its own process; yield its base URL once `ready_path` answers."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    full_env.update(env, PYTHONPATH=root)
+    proc = subprocess.Popen([sys.executable, *argv], env=full_env, cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{argv} exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                httpx.get(base + ready_path, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

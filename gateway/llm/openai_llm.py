@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
+from openai.types.chat import ChatCompletionChunk
 
 from gateway.llm.base import LLM, LLMError, LLMRequest
 
@@ -25,9 +26,15 @@ class OpenAILLM(LLM):
     async def stream(self, request: LLMRequest) -> AsyncIterator[str]:
         messages = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        body = {"model": self.model, "messages": messages, "stream": True}
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model, messages=messages, stream=True  # type: ignore[arg-type]
+            # `chat.completions.create` runs a type-driven transform over every message that
+            # costs ~4 ms for a 20-message history on a 2-core CPU, on the path to the first
+            # token. Our body is already in wire form, so post it through the same client
+            # (same HTTP stack, SSE decoding, error mapping and retries) without that pass.
+            response = await self._client.post(
+                "/chat/completions", body=body, cast_to=ChatCompletionChunk, stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
             )
             async with response:
                 async for chunk in response:

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"{Path(argv[0]).name} failed: {' | '.join(detail)}")
         return result.stdout
 
-    def _as_service_user(self) -> dict[str, object]:
+    def _as_service_user(self) -> dict[str, Any]:
         if not self._service_user:
             return {}
         return {"user": self._service_user.pw_uid, "group": self._service_user.pw_gid,

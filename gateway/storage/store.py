@@ -122,18 +122,20 @@ class Store:
         source: TurnSource,
         client_timestamp: datetime | None = None,
     ) -> TurnRecord:
-        """Store the user's side of a turn at once, so an accepted message is never lost."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            seq = await conn.fetchval(
-                "UPDATE sessions SET turn_count = turn_count + 1 WHERE id = $1"
-                " RETURNING turn_count",
-                session_id,
-            )
-            row = await conn.fetchrow(
-                f"INSERT INTO turns (session_id, seq, user_message, emotion, source,"
-                f" client_timestamp) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_TURN_COLUMNS}",
-                session_id, seq, user_message, emotion, source, client_timestamp,
-            )
+        """Store the user's side of a turn at once, so an accepted message is never lost.
+
+        One statement (so one round trip): the session's counter gives the sequence number.
+        """
+        row = await self.pool.fetchrow(
+            f"WITH counter AS (UPDATE sessions SET turn_count = turn_count + 1 WHERE id = $1"
+            f" RETURNING turn_count)"
+            f" INSERT INTO turns (session_id, seq, user_message, emotion, source,"
+            f" client_timestamp) SELECT $1, turn_count, $2, $3, $4, $5 FROM counter"
+            f" RETURNING {_TURN_COLUMNS}",
+            session_id, user_message, emotion, source, client_timestamp,
+        )
+        if row is None:
+            raise LookupError(f"no session {session_id!r}")
         return TurnRecord(**dict(row))
 
     async def finish_turn(
@@ -160,12 +162,12 @@ class Store:
     async def recent_turns(
         self, session_id: str, limit: int, *, before_seq: int | None = None
     ) -> list[TurnRecord]:
-        """The `limit` most recent turns before `before_seq`, oldest first."""
+        """The `limit` most recent finished turns (before `before_seq`), oldest first."""
         if limit <= 0:
             return []
         rows = await self.pool.fetch(
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE session_id = $1 AND seq < $2"
-            f" ORDER BY seq DESC LIMIT $3",
+            f" AND status <> 'pending' ORDER BY seq DESC LIMIT $3",
             session_id, before_seq if before_seq is not None else 2**31 - 1, limit,
         )
         return [TurnRecord(**dict(r)) for r in reversed(rows)]

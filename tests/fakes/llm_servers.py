@@ -40,7 +40,9 @@ class FakeLLMServer:
         self.requests: list[dict[str, Any]] = []
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self._openai, methods=["POST"]),
+            # google-genai picks the API version (v1beta in older releases, v1 in newer).
             Route("/v1beta/models/{model_action:path}", self._gemini, methods=["POST"]),
+            Route("/v1/models/{model_action:path}", self._gemini, methods=["POST"]),
         ])
 
     async def _chunks(self) -> AsyncIterator[tuple[int, str]]:
@@ -97,3 +99,23 @@ class FakeLLMServer:
     def last_messages(self) -> list[dict[str, str]]:
         """The conversation of the most recent OpenAI request (system prompt included)."""
         return self.requests[-1]["body"]["messages"]  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Serve the fake on a port in its own process (for benchmarks): `--port N --chunks a b c`."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--chunks", nargs="*")
+    args = parser.parse_args()
+    server = FakeLLMServer()
+    if args.chunks:
+        server.script.chunks = args.chunks
+    uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
