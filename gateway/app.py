@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from gateway import routes, ws
 from gateway.config import Settings
+from gateway.engines import build_engines, load_engines
 from gateway.llm import create_llm
 from gateway.logs import quiet_third_party_loggers
 from gateway.ratelimit import SlidingWindowLimiter
@@ -42,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
         dsn, embedded = await open_database(settings)
         pool = await create_pool(dsn)
         llm = create_llm(settings)
+        speech = await asyncio.to_thread(build_engines, settings)
+        loading = asyncio.create_task(load_engines(speech), name="load-speech-engines")
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -51,9 +54,13 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services = Services(
                 settings=settings, store=Store(pool), llm=llm,
                 limiter=SlidingWindowLimiter(settings.max_ai_requests_per_minute, 60.0),
+                speech=speech,
             )
             yield
         finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            await speech.aclose()
             await llm.aclose()
             await pool.close()
             if embedded is not None:

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LLMProviderName = Literal["openai", "gemini", "scripted"]
-STTProviderName = Literal["whisper", "openai"]
+STTProviderName = Literal["whisper", "openai", "none"]
 TTSProviderName = Literal["local", "openai", "none"]
 
 DEFAULT_MODELS: dict[str, str] = {
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(2000, ge=1)
     history_turns: int = Field(10, ge=0)
     parley_data_dir: Path = Path(".parley")
+    parley_models_dir: Path | None = None  # assembled model files; default PARLEY_DATA_DIR/models
     parley_host: str = "127.0.0.1"
     parley_port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     stt_threads: int = Field(2, ge=1)
     stt_max_seconds: float = Field(6.0, gt=0)
     tts_provider: TTSProviderName = "local"
+    tts_lead_ms: int = Field(500, ge=0, le=60_000)  # how far speech may run ahead of playback
     openai_tts_voice: str = "alloy"
 
     @field_validator("llm_provider", mode="before")
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
         if self.gemini_api_key:
             return "gemini"
         return "scripted"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.parley_models_dir or self.parley_data_dir / "models"
 
     @property
     def resolved_llm_model(self) -> str:

@@ -66,6 +66,7 @@ class VadMetrics(_Event):
 
 class AudioConfigData(_Data):
     sample_rate: Literal[8000, 16000, 24000, 32000, 44100, 48000] = 16000
+    speak_replies: bool = Field(True, description="Send replies as speech too (tts_* events)")
 
 
 class AudioConfig(_Event):
@@ -140,8 +141,99 @@ class ErrorEvent(_Event):
     data: ErrorData
 
 
+class StreamTime(_Data):
+    stream_ms: int = Field(description="Position in the session's audio stream (16 kHz clock)")
+
+
+class SpeechStartedEvent(_Event):
+    """The user started speaking (this also interrupts a reply in progress: barge-in)."""
+
+    type: Literal["speech_started"] = "speech_started"
+    data: StreamTime
+
+
+class SpeechStoppedData(StreamTime):
+    start_ms: int
+    end_ms: int = Field(description="End of the last voiced frame")
+    reason: Literal["silence", "max_length"]
+
+
+class SpeechStoppedEvent(_Event):
+    """End of turn: VAD_SILENCE_MS of silence, or the 30 s forced cut."""
+
+    type: Literal["speech_stopped"] = "speech_stopped"
+    data: SpeechStoppedData
+
+
+class WordData(_Data):
+    word: str
+    start_ms: int
+    end_ms: int
+    probability: float
+
+
+class TranscriptData(_Data):
+    text: str
+    start_ms: int
+    end_ms: int
+    words: list[WordData]
+    language: str | None
+    stt_ms: float = Field(description="Time the recogniser spent on this utterance")
+    speculative: bool = Field(False, description="Started before the end of turn was confirmed")
+
+
+class TranscriptEvent(_Event):
+    """The final transcript of a voice turn; the reply follows as ai_stream_* events."""
+
+    type: Literal["transcript"] = "transcript"
+    data: TranscriptData
+
+
+class TTSBeginData(_Data):
+    utterance_id: str
+    turn: int | None = None
+    sample_rate: int
+    encoding: Literal["pcm_s16le"] = "pcm_s16le"
+
+
+class TTSBegin(_Event):
+    """Binary frames that follow are the reply's speech, 16-bit LE mono at `sample_rate`."""
+
+    type: Literal["tts_begin"] = "tts_begin"
+    data: TTSBeginData
+
+
+class TTSEndData(_Data):
+    utterance_id: str
+    interrupted: bool = False
+    audio_ms: int = Field(0, description="Duration of the audio sent")
+
+
+class TTSEnd(_Event):
+    type: Literal["tts_end"] = "tts_end"
+    data: TTSEndData
+
+
+class TurnMetricsData(_Data):
+    turn: int
+    speech_end_to_transcript_ms: float | None = None
+    endpoint_to_transcript_ms: float | None = None
+    transcript_to_first_token_ms: float | None = None
+    first_token_to_first_audio_ms: float | None = None
+    voice_to_voice_ms: float | None = Field(
+        None, description="User's last voiced frame received -> first reply audio byte sent")
+    stt_ms: float | None = None
+    speculative_hit: bool | None = None
+
+
+class TurnMetrics(_Event):
+    type: Literal["turn_metrics"] = "turn_metrics"
+    data: TurnMetricsData
+
+
 ServerMessage = Annotated[
-    AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent,
+    AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
+    | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics,
     Field(discriminator="type"),
 ]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
 
-from gateway.deps import OwnedSessionDep, ServicesDep
+from gateway.deps import OwnedSessionDep, PrincipalDep, ServicesDep
 
 router = APIRouter()
 
@@ -32,8 +35,34 @@ async def health(services: ServicesDep) -> dict[str, Any]:
         "database": database,
         "auth": "jwt" if services.jwt_secret else "development (no JWT_SECRET_KEY)",
     }
-    body.update(services.extras.get("health", {}))
+    body.update(services.speech.health())
     return body
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus histograms of every stage of a turn."""
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class NewSession(BaseModel):
+    session_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,128}$",
+                                   description="Chosen by the client; generated if absent")
+    scenario: str = "counseling"
+    language: Literal["ko", "en", "auto"] = "ko"
+
+
+@router.post("/sessions", status_code=201)
+async def create_session(body: NewSession, services: ServicesDep,
+                         principal: PrincipalDep) -> dict[str, Any]:
+    """Create a session with its scenario and language; then open its WebSocket."""
+    session_id = body.session_id or uuid.uuid4().hex
+    record, created = await services.store.open_session(
+        session_id, principal.user_id, scenario=body.scenario, language=body.language)
+    if not created:
+        raise HTTPException(409, f"session {session_id!r} already exists")
+    return {"session_id": record.id, "scenario": record.scenario, "language": record.language,
+            "websocket": f"/ws/session/{record.id}"}
 
 
 @router.get("/sessions/{session_id}/turns")

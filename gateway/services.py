@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import Settings
+from gateway.engines import SpeechEngines
 from gateway.llm import LLM
+from gateway.metrics import Metrics
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.storage import Store
 
@@ -18,6 +20,8 @@ class Services:
     store: Store
     llm: LLM
     limiter: SlidingWindowLimiter
+    speech: SpeechEngines = field(default_factory=SpeechEngines)
+    metrics: Metrics = field(default_factory=Metrics)
     extras: dict[str, Any] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 

@@ -2,8 +2,8 @@
 
 The WebSocket handler only parses frames and hands them here. A reply runs as its own
 task so the socket keeps being read while it streams (for barge-in and emotion
-updates); a new turn, an interrupt or a disconnect cancels it, and the reply is
-stored cut to what the user actually received.
+updates); a new turn, an interrupt, barge-in or a disconnect cancels it, and the reply
+is stored cut to what the user actually received.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from gateway.llm import ChatMessage, LLMError, LLMRequest, with_idle_timeout
 from gateway.outbox import Outbox
 from gateway.privacy import preview
 from gateway.services import Services
+from gateway.speech import ReplySpeaker
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import TurnSource, TurnStatus
+from gateway.voice import AudioRejected, VoiceInput, VoiceTurn
 from scenarios.counseling import counseling_prompt
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,24 @@ class TurnInput:
     emotion: str
     source: TurnSource
     client_timestamp: datetime | None = None
+    voice: VoiceTurn | None = None
     accepted_at: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Reply:
+    """A reply in progress: its stored turn, the text sent so far, its voice."""
+
+    storing: asyncio.Task[TurnRecord]
+    parts: list[str] = field(default_factory=list)
+    speaker: ReplySpeaker | None = None
+    delivered: bool = False  # all text sent and all speech played out
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 class TurnRejected(Exception):
@@ -59,6 +77,8 @@ class Conversation:
         self.services = services
         self.outbox = outbox
         self.emotion = record.emotion
+        self.speak_replies = False  # only clients that send audio get audio back
+        self._voice: VoiceInput | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._cancel_reason = "cancelled"
 
@@ -73,8 +93,7 @@ class Conversation:
             message = p.parse_client_message(text)
         except p.ProtocolError as error:
             if error.message_type == "request_ai_response":
-                await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=error.reason,
-                                                                        code=error.code)))
+                await self._turn_error(error.code, error.reason)
             else:
                 await self.outbox.error(error.code, error.reason)
             return
@@ -88,11 +107,31 @@ class Conversation:
             await self.services.store.set_session_emotion(self.session_id, self.emotion)
         elif isinstance(message, p.Interrupt):
             await self.interrupt("interrupted")
-        elif isinstance(message, p.VadMetrics | p.AudioConfig):
-            pass  # VAD metrics are the browser's own; audio arrives in a later layer
+        elif isinstance(message, p.AudioConfig):
+            try:
+                self._voice_input().configure(message.data.sample_rate)
+            except AudioRejected as rejected:
+                await self.outbox.error(rejected.code, rejected.reason)
+                return
+            self.speak_replies = message.data.speak_replies
+        # vad_metrics: the browser's own figures; accepted and ignored.
 
     async def handle_binary_frame(self, data: bytes) -> None:
-        await self.outbox.error("audio_unsupported", "this session does not accept audio")
+        try:
+            first_audio = self._voice is None
+            voice = self._voice_input()
+            if first_audio:
+                self.speak_replies = True
+            await voice.push(data)
+        except AudioRejected as rejected:
+            await self.outbox.error(rejected.code, rejected.reason)
+
+    def _voice_input(self) -> VoiceInput:
+        if self._voice is None:
+            self._voice = VoiceInput(
+                self.services.settings, self.services.speech, self.outbox, self.record.language,
+                on_turn=self._on_voice_turn, on_speech_started=self._on_speech_started)
+        return self._voice
 
     # ------------------------------------------------------------ turns
 
@@ -101,11 +140,25 @@ class Conversation:
                      if data.timestamp is not None else None)
         try:
             self.check_message(data.message)
-            turn = TurnInput(data.message, data.emotion or self.emotion, "text", client_ts)
-            await self.start_turn(turn)
+            await self.start_turn(TurnInput(data.message, data.emotion or self.emotion, "text",
+                                            client_ts))
         except TurnRejected as rejected:
-            await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=rejected.reason,
-                                                                    code=rejected.code)))
+            await self._turn_error(rejected.code, rejected.reason)
+
+    async def _on_voice_turn(self, voice: VoiceTurn) -> None:
+        text = voice.transcript.text
+        try:
+            self.check_message(text)
+            await self.start_turn(TurnInput(text, self.emotion, "voice", voice=voice,
+                                            accepted_at=voice.transcript_at))
+        except TurnRejected as rejected:
+            await self._turn_error(rejected.code, rejected.reason)
+
+    async def _on_speech_started(self) -> None:
+        await self.interrupt("barge_in")
+
+    async def _turn_error(self, code: str, reason: str) -> None:
+        await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=reason, code=code)))
 
     def check_message(self, message: str) -> None:
         """Refuse empty and over-long messages, and requests over the rate limit."""
@@ -140,12 +193,9 @@ class Conversation:
         await asyncio.gather(task, return_exceptions=True)
         return True
 
-    async def wait_idle(self) -> None:
-        """Wait for the reply in progress to finish (for tests and benchmarks)."""
-        if self._reply_task is not None:
-            await asyncio.gather(self._reply_task, return_exceptions=True)
-
     async def aclose(self) -> None:
+        if self._voice is not None:
+            await self._voice.aclose()
         await self.interrupt("disconnected")
 
     # ------------------------------------------------------------ the reply
@@ -155,7 +205,7 @@ class Conversation:
         settings = self.services.settings
         started = time.perf_counter()
         history = await self.services.store.recent_turns(self.session_id, settings.history_turns)
-        turn.timings["history_ms"] = _ms_since(started)
+        turn.timings["history_ms"] = _ms(time.perf_counter() - started)
         messages: list[ChatMessage] = []
         for past in history:
             messages.append(ChatMessage("user", past.user_message))
@@ -179,52 +229,82 @@ class Conversation:
                  turn.emotion, preview(turn.message))
         return record
 
+    def _speaker_for(self, record: TurnRecord) -> ReplySpeaker | None:
+        if not self.speak_replies:
+            return None
+        tts = self.services.speech.tts_for(self.record.language)
+        if tts is None:
+            return None
+        return ReplySpeaker(tts, self.outbox, utterance_id=f"{self.session_id}-{record.seq}",
+                            turn=record.seq, lead_ms=self.services.settings.tts_lead_ms)
+
     async def _reply(self, turn: TurnInput) -> None:
-        # The turn is written while the history is read and the model starts: the commit
-        # is off the path to the first token, and awaited before the turn can end.
-        storing = asyncio.create_task(self._store_turn(turn))
-        sent: list[str] = []
-        failure: str | None = None
+        # The turn is written while the history is read: the commit is off the path to the
+        # first token, and awaited before the reply starts.
+        reply = _Reply(asyncio.create_task(self._store_turn(turn)))
         try:
-            request = await self.compose_request(turn)
-            record = await storing
-            await self.outbox.send(p.AIStreamBegin(data=p.TurnRef(turn=record.seq)))
-            stream = self.services.llm.stream(request)
-            async for delta in with_idle_timeout(stream, self.services.settings.llm_timeout_s):
-                if not sent:
-                    turn.timings["first_chunk_ms"] = _ms_since(turn.accepted_at)
-                sent.append(delta)
-                await self.outbox.send(p.AIStreamChunk(data=p.ChunkData(chunk=delta)))
-        except LLMError as error:
-            failure = str(error)
+            await self._generate(turn, reply)
+        except asyncio.CancelledError:
+            await self._on_cancelled(turn, reply)
+            raise
         except Exception:
             log.exception("session %s: the turn failed inside the gateway", self.session_id)
-            storing.cancel()
-            await self.outbox.send(p.AIStreamError(data=p.ErrorData(
-                error="the gateway could not process this turn; please try again",
-                code="internal_error")))
+            reply.storing.cancel()
+            if reply.speaker is not None:
+                await reply.speaker.cancel()
+            await self._turn_error("internal_error",
+                                   "the gateway could not process this turn; please try again")
+
+    async def _generate(self, turn: TurnInput, reply: _Reply) -> None:
+        request = await self.compose_request(turn)
+        record = await reply.storing
+        reply.speaker = self._speaker_for(record)
+        await self.outbox.send(p.AIStreamBegin(data=p.TurnRef(turn=record.seq)))
+        try:
+            stream = self.services.llm.stream(request)
+            async for delta in with_idle_timeout(stream, self.services.settings.llm_timeout_s):
+                if not reply.parts:
+                    turn.first_token_at = time.perf_counter()
+                    turn.timings["first_chunk_ms"] = _ms(turn.first_token_at - turn.accepted_at)
+                reply.parts.append(delta)
+                await self.outbox.send(p.AIStreamChunk(data=p.ChunkData(chunk=delta)))
+                if reply.speaker is not None:
+                    reply.speaker.feed(delta)
+        except LLMError as error:
+            log.warning("session %s turn %d failed: %s", self.session_id, record.seq, error)
+            if reply.speaker is not None:
+                await reply.speaker.cancel()
+            await self._finish(record, turn, reply.text, "llm_error")
+            await self._turn_error("llm_error", str(error))
             return
-        except asyncio.CancelledError:
-            if storing.done() and not storing.cancelled() and storing.exception() is None:
-                await self._finish(storing.result(), turn, "".join(sent), self._cancel_reason)
-            else:
-                storing.cancel()
-            raise
-        reply = "".join(sent)
-        if failure is None:
-            await self._finish(record, turn, reply, None)
-            await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
+        await self._finish(record, turn, reply.text, None)
+        await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
+        if reply.speaker is not None:
+            await reply.speaker.finish()
+        reply.delivered = True
+        await self._report_metrics(record, turn, reply.speaker)
+
+    async def _on_cancelled(self, turn: TurnInput, reply: _Reply) -> None:
+        """Store the reply cut to what the user got: the text sent, or the speech heard."""
+        if reply.delivered:
+            return
+        text = reply.text
+        if reply.speaker is not None:
+            await reply.speaker.cancel()
+            text = text[: reply.speaker.heard_chars]
+        storing = reply.storing
+        if storing.done() and not storing.cancelled() and storing.exception() is None:
+            record = storing.result()
+            await self._finish(record, turn, text, self._cancel_reason)
+            if reply.speaker is not None:
+                await self._report_metrics(record, turn, reply.speaker)
         else:
-            record = await storing
-            log.warning("session %s turn %d failed: %s", self.session_id, record.seq, failure)
-            await self._finish(record, turn, reply, "llm_error")
-            await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=failure,
-                                                                    code="llm_error")))
+            storing.cancel()
 
     async def _finish(self, record: TurnRecord, turn: TurnInput, reply: str,
                       cut_reason: str | None) -> None:
         """Store the reply as received; shielded so a cancelled reply is still recorded."""
-        turn.timings["complete_ms"] = _ms_since(turn.accepted_at)
+        turn.timings["complete_ms"] = _ms(time.perf_counter() - turn.accepted_at)
         status: TurnStatus = "complete" if cut_reason is None else "cut_short"
         log.info("session %s turn %d %s after %.0f ms: %s", self.session_id, record.seq,
                  status if cut_reason is None else f"cut short ({cut_reason})",
@@ -234,6 +314,34 @@ class Conversation:
             timings=turn.timings,
         ))
 
+    async def _report_metrics(self, record: TurnRecord, turn: TurnInput,
+                              speaker: ReplySpeaker | None) -> None:
+        """Per-stage latency: sent as `turn_metrics` for voice turns, stored, exported."""
+        figures: dict[str, float | None] = {
+            "request_to_first_chunk_ms": turn.timings.get("first_chunk_ms")}
+        voice = turn.voice
+        if voice is not None:
+            first_audio = speaker.first_audio_at if speaker else None
+            figures = {
+                "speech_end_to_transcript_ms": _ms_between(voice.speech_end_at,
+                                                           voice.transcript_at),
+                "endpoint_to_transcript_ms": _ms_between(voice.endpoint_at, voice.transcript_at),
+                "transcript_to_first_token_ms": _ms_between(voice.transcript_at,
+                                                            turn.first_token_at),
+                "first_token_to_first_audio_ms": _ms_between(turn.first_token_at, first_audio),
+                "voice_to_voice_ms": _ms_between(voice.speech_end_at, first_audio),
+                "stt_ms": voice.transcript.stt_ms,
+            }
+            await self.outbox.send(p.TurnMetrics(data=p.TurnMetricsData(
+                turn=record.seq, speculative_hit=voice.speculative_hit, **figures)))
+        self.services.metrics.observe_ms(figures)
+        stored = {k: v for k, v in figures.items() if v is not None}
+        await asyncio.shield(self.services.store.merge_turn_timings(record.id, stored))
 
-def _ms_since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _ms_between(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else _ms(end - start)

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.fakes.llm_servers import FakeLLMServer
-from tests.support import ENV_VARS, PostgresForTests, serve_in_thread, test_settings
+from tests.support import ENV_VARS, PostgresForTests, isolated_settings, serve_in_thread
 
 # A developer's environment never leaks into tests.
 for _name in ENV_VARS:
@@ -35,16 +35,27 @@ def fake_llm() -> Iterator[tuple[FakeLLMServer, str]]:
 GatewayFactory = Callable[..., str]
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Assembled model files, shared by every gateway of the session."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def gateway(postgres: PostgresForTests, tmp_path: Any) -> Iterator[GatewayFactory]:
-    """Start a real gateway with the given settings overrides; returns its base URL."""
+def gateway(postgres: PostgresForTests, tmp_path: Any, models_dir: Any) -> Iterator[GatewayFactory]:
+    """Start a real gateway with the given settings overrides; returns its base URL.
+
+    Speech engines are off unless a test asks for them (`stt_provider="whisper"`...).
+    """
     with ExitStack() as stack:
 
         def start(**overrides: Any) -> str:
             overrides.setdefault("database_url", postgres.new_database())
             overrides.setdefault("parley_data_dir", tmp_path / "data")
+            overrides.setdefault("parley_models_dir", models_dir)
+            overrides.setdefault("stt_provider", "none")
             overrides.setdefault("tts_provider", "none")
-            settings = test_settings(**overrides)
+            settings = isolated_settings(**overrides)
             return stack.enter_context(serve_in_thread(create_app(settings)))
 
         yield start

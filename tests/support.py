@@ -48,7 +48,7 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         sock.close()
 
 
-def test_settings(**overrides: Any) -> Settings:
+def isolated_settings(**overrides: Any) -> Settings:
     """Settings that ignore the developer's `.env` and environment."""
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 

@@ -1,0 +1,232 @@
+"""Speech to text: one small interface; faster-whisper locally, or OpenAI's API.
+
+Whisper runs in a single worker thread (one decode at a time keeps its two CPU threads
+busy without oversubscription), and its lazy segment generator is consumed entirely
+inside that thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import time
+import wave
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio.pcm import to_float32
+from audio.types import PIPELINE_RATE, Int16Array
+
+# Whisper falls into repetition loops on poor audio; a segment this repetitive is dropped.
+MAX_COMPRESSION_RATIO = 2.4
+# Whisper pads every call to a 30 s window, so its encoder costs the same for a 2 s turn
+# as for 30 s (about 1.1 s for tiny.en on a slow 2-core CPU). CTranslate2 encodes shorter
+# inputs, so the window is cut to the utterance plus this much padding: 2-3x faster, with
+# the same words and word times on every fixture (half a second of padding sometimes
+# made Whisper repeat itself; one second never did).
+WINDOW_PADDING_S = 1.0
+FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    start_ms: int
+    end_ms: int
+    words: tuple[Word, ...]
+    language: str | None
+    stt_ms: float
+    engine: str = ""
+
+
+@dataclass(frozen=True)
+class STTOptions:
+    beam_size: int = 1
+    max_seconds: float = 6.0  # per utterance; past it the utterance is given up
+    initial_prompt: dict[str, str] = field(default_factory=dict)  # per language
+
+
+class STTError(Exception):
+    """Transcription failed or took too long; the message is fit to show the user."""
+
+
+class STT(ABC):
+    name: str
+
+    @abstractmethod
+    async def transcribe(self, audio: Int16Array, *, language: str | None,
+                         offset_ms: int = 0) -> Transcript:
+        """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release worker threads."""
+
+
+def window_frames(duration_s: float) -> int:
+    """Encoder input length for an utterance: its duration plus padding, even, at most 30 s."""
+    frames = int(np.ceil((duration_s + WINDOW_PADDING_S) * 50)) * 2
+    return min(FULL_WINDOW_FRAMES, frames)
+
+
+@functools.cache
+def _short_window_model() -> type:
+    """A `WhisperModel` whose encoder sees only `window_frames` of the padded 30 s window."""
+    from faster_whisper import WhisperModel
+
+    class ShortWindowWhisper(WhisperModel):  # type: ignore[misc]
+        window_frames = FULL_WINDOW_FRAMES
+
+        def encode(self, features: Any) -> Any:
+            return super().encode(features[..., : self.window_frames])
+
+    return ShortWindowWhisper
+
+
+def max_new_tokens(duration_s: float) -> int:
+    """A token budget generous for real speech (Korean included) that stops runaway loops."""
+    return min(440, int(14 * duration_s) + 24)
+
+
+class WhisperSTT(STT):
+    """faster-whisper with one model per language (see `audio.models`)."""
+
+    name = "whisper"
+
+    def __init__(self, models: dict[str, Path | str], *, threads: int = 2,
+                 options: STTOptions | None = None) -> None:
+        self._model_refs = models  # language ("en", "ko", "auto") -> model path or name
+        self._threads = threads
+        self.options = options or STTOptions()
+        self._models: dict[str, Any] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+    def _model_key(self, language: str | None) -> str:
+        key = language or "auto"
+        return key if key in self._model_refs else "auto"
+
+    def _load(self, key: str) -> Any:
+        if key not in self._models:
+            self._models[key] = _short_window_model()(
+                str(self._model_refs[key]), device="cpu", compute_type="int8",
+                cpu_threads=self._threads)
+        return self._models[key]
+
+    async def preload(self) -> None:
+        """Load every configured model in the worker thread."""
+        loop = asyncio.get_running_loop()
+        for key in self._model_refs:
+            await loop.run_in_executor(self._executor, self._load, key)
+
+    async def transcribe(self, audio: Int16Array, *, language: str | None,
+                         offset_ms: int = 0) -> Transcript:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
+                                   offset_ms)
+        try:
+            return await asyncio.wait_for(job, self.options.max_seconds)
+        except TimeoutError:
+            raise STTError(f"transcription took longer than {self.options.max_seconds:g} s"
+                           " and was given up") from None
+
+    def _transcribe_sync(self, audio: Int16Array, language: str | None,
+                         offset_ms: int) -> Transcript:
+        started = time.perf_counter()
+        key = self._model_key(language)
+        model = self._load(key)
+        whisper_language = None if language in (None, "auto") else language
+        if key == "en":
+            whisper_language = "en"
+        duration_s = len(audio) / PIPELINE_RATE
+        model.window_frames = window_frames(duration_s)
+        segments, info = model.transcribe(
+            to_float32(audio), language=whisper_language, beam_size=self.options.beam_size,
+            temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
+            without_timestamps=False, vad_filter=False, max_new_tokens=max_new_tokens(duration_s),
+            initial_prompt=self.options.initial_prompt.get(whisper_language or "", None),
+        )
+        words: list[Word] = []
+        texts: list[str] = []
+        for segment in segments:  # the generator decodes as it is consumed: keep it here
+            if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+                continue
+            texts.append(segment.text)
+            for word in segment.words or ():
+                words.append(Word(word.word.strip(), offset_ms + round(word.start * 1000),
+                                  offset_ms + round(word.end * 1000), round(word.probability, 4)))
+        text = "".join(texts).strip()
+        return Transcript(
+            text=text,
+            start_ms=words[0].start_ms if words else offset_ms,
+            end_ms=words[-1].end_ms if words else offset_ms + round(duration_s * 1000),
+            words=tuple(words),
+            language=info.language,
+            stt_ms=round((time.perf_counter() - started) * 1000, 1),
+            engine=f"whisper:{Path(str(self._model_refs[key])).name}",
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def wav_bytes(audio: Int16Array, rate: int = PIPELINE_RATE) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.tobytes())
+    return buffer.getvalue()
+
+
+class OpenAISTT(STT):
+    """OpenAI's transcription API (better Korean for users with a key)."""
+
+    name = "openai"
+
+    def __init__(self, *, api_key: str | None, base_url: str | None,
+                 model: str = "whisper-1", timeout_s: float = 15.0) -> None:
+        from openai import AsyncOpenAI
+
+        self._client = AsyncOpenAI(api_key=api_key or "unused", base_url=base_url,
+                                   timeout=timeout_s, max_retries=1)
+        self.model = model
+
+    async def transcribe(self, audio: Int16Array, *, language: str | None,
+                         offset_ms: int = 0) -> Transcript:
+        import openai
+
+        started = time.perf_counter()
+        extra: dict[str, Any] = {} if language in (None, "auto") else {"language": language}
+        try:
+            result = await self._client.audio.transcriptions.create(
+                model=self.model, file=("utterance.wav", wav_bytes(audio), "audio/wav"),
+                response_format="verbose_json", timestamp_granularities=["word"], **extra,
+            )
+        except openai.APIError as error:
+            raise STTError(f"the transcription service failed ({type(error).__name__})") from None
+        words = tuple(
+            Word(w.word.strip(), offset_ms + round(w.start * 1000), offset_ms + round(w.end * 1000),
+                 1.0)
+            for w in (result.words or ())
+        )
+        duration_ms = round(len(audio) / PIPELINE_RATE * 1000)
+        return Transcript(
+            text=result.text.strip(), start_ms=words[0].start_ms if words else offset_ms,
+            end_ms=words[-1].end_ms if words else offset_ms + duration_ms, words=words,
+            language=getattr(result, "language", language),
+            stt_ms=round((time.perf_counter() - started) * 1000, 1), engine=f"openai:{self.model}",
+        )

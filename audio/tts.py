@@ -1,0 +1,185 @@
+"""Text to speech: one small interface; Piper (English), espeak-ng (Korean), OpenAI.
+
+`synthesize(text)` yields 16-bit mono PCM chunks at `sample_rate`. Local engines run
+in one worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from audio.models import ModelUnavailable, PiperVoice, package_dir
+
+
+class TTSError(Exception):
+    """Synthesis failed; the message is fit to show the user."""
+
+
+class TTS(ABC):
+    name: str
+    sample_rate: int
+
+    @abstractmethod
+    def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """Yield the speech for `text` as PCM16 chunks at `self.sample_rate`."""
+
+    async def aclose(self) -> None:  # noqa: B027 (optional hook)
+        """Release engines and threads."""
+
+
+class ThreadedTTS(TTS):
+    """A local engine whose blocking synthesis runs in one worker thread."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+
+    @abstractmethod
+    def _synthesize_sync(self, text: str) -> Iterator[bytes]:
+        """Blocking synthesis (runs in the worker thread)."""
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        chunks = await loop.run_in_executor(self._executor, lambda: list(self._synthesize_sync(text)))
+        for chunk in chunks:
+            yield chunk
+
+    async def warm_up(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._load)
+
+    def _load(self) -> None:
+        """Load the engine (in the worker thread)."""
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class PiperTTS(ThreadedTTS):
+    name = "piper"
+
+    def __init__(self, voice: PiperVoice) -> None:
+        import json
+
+        self._voice_files = voice
+        self.sample_rate = int(json.loads(voice.config.read_text())["audio"]["sample_rate"])
+        self._voice: Any = None
+        super().__init__()
+
+    def _load(self) -> None:
+        if self._voice is None:
+            from piper import PiperVoice as Voice
+
+            self._voice = Voice.load(self._voice_files.model, config_path=self._voice_files.config)
+
+    def _synthesize_sync(self, text: str) -> Iterator[bytes]:
+        self._load()
+        for chunk in self._voice.synthesize(text):
+            yield chunk.audio_int16_bytes
+
+
+# espeak-ng through the shared library that `espeakng-loader` ships (no apt package needed).
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_RATE = 1
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                   ctypes.c_void_p)
+
+
+class EspeakTTS(ThreadedTTS):
+    """espeak-ng: robotic but honest offline Korean."""
+
+    name = "espeak-ng"
+    _library_lock = threading.Lock()  # espeak-ng keeps global state
+
+    def __init__(self, voice: str = "ko", words_per_minute: int = 165) -> None:
+        self.voice = voice
+        self.words_per_minute = words_per_minute
+        self._lib: Any = None
+        self._chunks: list[bytes] = []
+        self._callback = _SYNTH_CALLBACK(self._on_audio)
+        root = package_dir("espeakng_loader")
+        self._library_path = root / "libespeak-ng.so"
+        self._data_path = root / "espeak-ng-data"
+        if not self._library_path.exists():
+            raise ModelUnavailable(f"libespeak-ng not found in {root} (espeakng-loader)")
+        self.sample_rate = 22050
+        super().__init__()
+
+    def _load(self) -> None:
+        if self._lib is not None:
+            return
+        lib = ctypes.CDLL(str(self._library_path))
+        lib.espeak_Initialize.restype = ctypes.c_int
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 200,
+                                     str(self._data_path).encode(), 0)
+        if rate <= 0:
+            raise ModelUnavailable("espeak-ng failed to initialise")
+        self.sample_rate = rate
+        lib.espeak_SetSynthCallback(self._callback)
+        if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+            raise ModelUnavailable(f"espeak-ng has no voice {self.voice!r}")
+        lib.espeak_SetParameter(_RATE, self.words_per_minute, 0)
+        self._lib = lib
+
+    def _on_audio(self, wav: Any, count: int, _events: Any) -> int:
+        if wav and count > 0:
+            self._chunks.append(ctypes.string_at(wav, count * 2))
+        return 0
+
+    def _synthesize_sync(self, text: str) -> Iterator[bytes]:
+        with self._library_lock:
+            self._load()
+            self._chunks = []
+            data = text.encode("utf-8")
+            result = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
+                                            None, None)
+            if result != 0:
+                raise TTSError(f"espeak-ng could not speak this text (error {result})")
+            chunks, self._chunks = self._chunks, []
+        yield b"".join(chunks)
+
+
+class OpenAITTS(TTS):
+    """OpenAI speech (natural Korean for users with a key): raw 24 kHz PCM, streamed."""
+
+    name = "openai"
+    sample_rate = 24_000
+
+    def __init__(self, *, api_key: str | None, base_url: str | None, voice: str = "alloy",
+                 model: str = "gpt-4o-mini-tts", timeout_s: float = 15.0) -> None:
+        from openai import AsyncOpenAI
+
+        self._client = AsyncOpenAI(api_key=api_key or "unused", base_url=base_url,
+                                   timeout=timeout_s, max_retries=1)
+        self.voice = voice
+        self.model = model
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        import openai
+
+        try:
+            async with self._client.audio.speech.with_streaming_response.create(
+                model=self.model, voice=self.voice, input=text, response_format="pcm",
+            ) as response:
+                odd = b""
+                async for chunk in response.iter_bytes(4800):
+                    chunk = odd + chunk
+                    cut = len(chunk) - (len(chunk) & 1)
+                    odd = chunk[cut:]
+                    if cut:
+                        yield chunk[:cut]
+        except openai.APIError as error:
+            raise TTSError(f"the speech service failed ({type(error).__name__})") from None
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+TTSFactory = Callable[[], TTS]

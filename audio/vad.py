@@ -1,0 +1,188 @@
+"""Turn detection: webrtcvad classifies 20 ms frames; a pure state machine finds the turns.
+
+`Endpointer` is the state machine: it takes (frame, voiced) pairs and returns typed
+events, with no I/O and no clock but the frames themselves, so it is tested on
+synthetic sequences. `TurnDetector` puts webrtcvad in front of it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import webrtcvad
+
+from audio.types import PIPELINE_RATE, Int16Array
+
+
+@dataclass(frozen=True)
+class VADOptions:
+    frame_ms: int = 20
+    start_window_ms: int = 200      # speech starts when this window holds...
+    start_voiced_ms: int = 120      # ...at least this much voiced audio
+    silence_ms: int = 500           # end of turn (OpenAI Realtime's default)
+    speculative_ms: int = 200       # silence after which a transcript is started early
+    preroll_ms: int = 300           # kept before the start so first syllables survive
+    max_turn_ms: int = 30_000       # forced cut
+    max_noise_flatness: float = 0.7  # a start window flatter than this is noise, not speech
+
+    @property
+    def frame_samples(self) -> int:
+        return PIPELINE_RATE * self.frame_ms // 1000
+
+    def frames(self, ms: int) -> int:
+        return max(1, ms // self.frame_ms)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    stream_ms: int  # where the speech starts in the session's audio stream
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Silence reached the speculative threshold: `audio` is what a final turn would hold."""
+
+    stream_ms: int
+    audio: Int16Array
+    audio_start_ms: int  # stream position of audio[0]
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    stream_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    start_ms: int
+    end_ms: int        # end of the last voiced frame
+    stream_ms: int     # when the end of turn was confirmed
+    audio: Int16Array  # pre-roll + speech + up to `speculative_ms` of trailing silence
+    reason: Literal["silence", "max_length"]
+    audio_start_ms: int  # stream position of audio[0]
+
+
+VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
+
+
+def spectral_flatness(frames: Int16Array) -> float:
+    """Median spectral flatness of 2-D int16 frames: ~0.85 for white noise, ~0.3-0.45 for speech."""
+    spectra = np.abs(np.fft.rfft(frames.astype(np.float32), axis=1))[:, 1:] + 1e-3
+    flatness = np.exp(np.log(spectra).mean(axis=1)) / spectra.mean(axis=1)
+    return float(np.median(flatness))
+
+
+class Endpointer:
+    """The turn state machine over (frame, voiced) pairs."""
+
+    def __init__(self, options: VADOptions | None = None) -> None:
+        self.options = options or VADOptions()
+        o = self.options
+        self._window_frames = o.frames(o.start_window_ms)
+        self._start_frames = o.frames(o.start_voiced_ms)
+        self._silence_frames = o.frames(o.silence_ms)
+        self._speculative_frames = min(o.frames(o.speculative_ms), self._silence_frames)
+        self._max_frames = o.frames(o.max_turn_ms)
+        self._ring: deque[tuple[Int16Array, bool]] = deque(
+            maxlen=o.frames(o.preroll_ms) + self._window_frames)
+        self._voiced_in_window = 0
+        self._noise_cooldown = 0
+        self._frame_index = 0
+        self._utterance: list[Int16Array] = []
+        self._speaking = False
+        self._start_ms = 0
+        self._audio_start_ms = 0
+        self._last_voiced = 0   # index in _utterance of the last voiced frame
+        self._silent_run = 0
+        self._paused = False
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    def _ms(self, frame_index: int) -> int:
+        return frame_index * self.options.frame_ms
+
+    def push(self, frame: Int16Array, voiced: bool) -> list[VADEvent]:
+        """Advance by one frame; return the events it causes (usually none)."""
+        index = self._frame_index
+        self._frame_index += 1
+        if self._speaking:
+            return self._push_speaking(frame, voiced)
+        return self._push_idle(frame, voiced, index)
+
+    def _push_idle(self, frame: Int16Array, voiced: bool, index: int) -> list[VADEvent]:
+        ring = self._ring
+        window = self._window_frames
+        if len(ring) >= window and ring[-window][1]:
+            self._voiced_in_window -= 1  # that frame leaves the window
+        ring.append((frame, voiced))
+        self._voiced_in_window += voiced
+        if self._noise_cooldown:
+            self._noise_cooldown -= 1
+            return []
+        if self._voiced_in_window < self._start_frames:
+            return []
+        recent = list(ring)[-window:]
+        voiced_frames = np.stack([f for f, v in recent if v])
+        if spectral_flatness(voiced_frames) > self.options.max_noise_flatness:
+            self._noise_cooldown = window  # noise: look again a window later
+            return []
+        first_voiced = next(i for i, (_, v) in enumerate(recent) if v)
+        self._start_ms = self._ms(index - (len(recent) - 1) + first_voiced)
+        self._utterance = [f for f, _ in ring]
+        self._audio_start_ms = self._ms(index + 1 - len(ring))
+        self._last_voiced = len(self._utterance) - 1
+        self._speaking, self._silent_run, self._paused = True, 0, False
+        ring.clear()
+        self._voiced_in_window = 0
+        return [SpeechStarted(self._start_ms)]
+
+    def _push_speaking(self, frame: Int16Array, voiced: bool) -> list[VADEvent]:
+        self._utterance.append(frame)
+        events: list[VADEvent] = []
+        if voiced:
+            self._last_voiced = len(self._utterance) - 1
+            self._silent_run = 0
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed(self._ms(self._frame_index - 1)))
+        else:
+            self._silent_run += 1
+            if self._silent_run == self._speculative_frames:
+                self._paused = True
+                events.append(SpeechPaused(self._ms(self._frame_index), self._turn_audio(),
+                                           self._audio_start_ms))
+            if self._silent_run >= self._silence_frames:
+                events.append(self._stop("silence"))
+                return events
+        if len(self._utterance) >= self._max_frames:
+            events.append(self._stop("max_length"))
+        return events
+
+    def _turn_audio(self) -> Int16Array:
+        end = min(len(self._utterance), self._last_voiced + 1 + self._speculative_frames)
+        return np.concatenate(self._utterance[:end])
+
+    def _stop(self, reason: Literal["silence", "max_length"]) -> SpeechStopped:
+        audio = self._turn_audio() if reason == "silence" else np.concatenate(self._utterance)
+        end_ms = self._ms(self._frame_index - len(self._utterance) + self._last_voiced + 1)
+        event = SpeechStopped(self._start_ms, end_ms, self._ms(self._frame_index), audio, reason,
+                              self._audio_start_ms)
+        self._speaking, self._utterance, self._paused = False, [], False
+        return event
+
+
+class TurnDetector:
+    """webrtcvad in front of an `Endpointer`: push 16 kHz frames, get turn events."""
+
+    def __init__(self, options: VADOptions | None = None, aggressiveness: int = 2) -> None:
+        self.endpointer = Endpointer(options)
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def push(self, frame: Int16Array) -> list[VADEvent]:
+        voiced = self._vad.is_speech(frame.tobytes(), PIPELINE_RATE)
+        return self.endpointer.push(frame, voiced)

@@ -1,0 +1,109 @@
+"""Speech engines chosen by the settings, loaded off the event loop, reported by /health.
+
+A missing model or engine is reported at start-up and by /health, and a session then
+simply gets no speech (or an `error` event for audio it cannot transcribe): it never
+crashes mid-session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audio import models
+from audio.stt import STT, OpenAISTT, STTOptions, WhisperSTT
+from audio.tts import TTS, EspeakTTS, OpenAITTS, PiperTTS, ThreadedTTS
+from gateway.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeechEngines:
+    stt: STT | None = None
+    tts: dict[str, TTS] = field(default_factory=dict)  # by language
+    problems: dict[str, str] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def tts_for(self, language: str) -> TTS | None:
+        return self.tts.get(language) or self.tts.get("en" if language == "auto" else language)
+
+    def health(self) -> dict[str, Any]:
+        stt: dict[str, Any] = {"engine": self.stt.name if self.stt else None,
+                               "ready": self.ready.is_set()}
+        if "stt" in self.problems:
+            stt["error"] = self.problems["stt"]
+        tts: dict[str, Any] = {lang: engine.name for lang, engine in self.tts.items()}
+        tts_problems = {k: v for k, v in self.problems.items() if k.startswith("tts")}
+        return {"stt": stt, "tts": {"engines": tts, **({"errors": tts_problems} if tts_problems
+                                                       else {})}}
+
+    async def aclose(self) -> None:
+        if self.stt is not None:
+            self.stt.close()
+        for engine in set(self.tts.values()):
+            await engine.aclose()
+
+
+def _whisper_models(settings: Settings) -> dict[str, Path | str]:
+    if settings.stt_model:
+        return {"auto": settings.stt_model}
+    base = models.whisper_base(settings.models_dir)
+    return {"en": models.whisper_tiny_en(), "ko": base, "auto": base}
+
+
+def _openai_key(settings: Settings) -> str | None:
+    return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+
+
+def build_engines(settings: Settings) -> SpeechEngines:
+    """Construct (not load) the engines; problems are recorded, never raised."""
+    engines = SpeechEngines()
+    try:
+        if settings.stt_provider == "none":
+            engines.problems["stt"] = "STT_PROVIDER=none"
+        elif settings.stt_provider == "openai":
+            engines.stt = OpenAISTT(api_key=_openai_key(settings), base_url=settings.openai_base_url)
+        else:
+            engines.stt = WhisperSTT(_whisper_models(settings), threads=settings.stt_threads,
+                                     options=STTOptions(max_seconds=settings.stt_max_seconds))
+    except Exception as error:  # a missing model is a reported state, not a crash
+        engines.problems["stt"] = str(error)
+    if settings.tts_provider == "openai":
+        tts = OpenAITTS(api_key=_openai_key(settings), base_url=settings.openai_base_url,
+                        voice=settings.openai_tts_voice)
+        engines.tts = {"en": tts, "ko": tts}
+    elif settings.tts_provider == "local":
+        for language, make in (("en", lambda: PiperTTS(models.piper_joe())),
+                               ("ko", lambda: EspeakTTS("ko"))):
+            try:
+                engines.tts[language] = make()
+            except Exception as error:
+                engines.problems[f"tts_{language}"] = str(error)
+    for problem, reason in engines.problems.items():
+        log.error("%s unavailable: %s", problem, reason)
+    return engines
+
+
+async def load_engines(engines: SpeechEngines) -> None:
+    """Load models in worker threads (in the background after start-up)."""
+    try:
+        if isinstance(engines.stt, WhisperSTT):
+            await engines.stt.preload()
+    except Exception as error:
+        engines.problems["stt"] = f"failed to load: {error}"
+        engines.stt = None
+        log.error("speech recognition unavailable: %s", error)
+    for language, tts in list(engines.tts.items()):
+        if isinstance(tts, ThreadedTTS):
+            try:
+                await tts.warm_up()
+            except Exception as error:
+                engines.problems[f"tts_{language}"] = f"failed to load: {error}"
+                del engines.tts[language]
+                log.error("speech synthesis (%s) unavailable: %s", language, error)
+    engines.ready.set()
+    log.info("speech engines ready: %s", engines.health())

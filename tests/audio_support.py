@@ -1,0 +1,118 @@
+"""Fixture audio and helpers to stream it through a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def load_wav(name: str) -> np.ndarray:
+    with wave.open(str(FIXTURES / name)) as source:
+        assert source.getframerate() == 16000 and source.getnchannels() == 1
+        return np.frombuffer(source.readframes(source.getnframes()), dtype=np.int16)
+
+
+def references() -> dict[str, str]:
+    return json.loads((FIXTURES / "synth_references.json").read_text(encoding="utf-8"))
+
+
+def silence(seconds: float, rate: int = 16000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def white_noise(seconds: float, amplitude: float = 3000, rate: int = 16000) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return (rng.standard_normal(int(seconds * rate)) * amplitude).clip(-32768, 32767).astype(np.int16)
+
+
+def resample(audio: np.ndarray, rate: int) -> np.ndarray:
+    return soxr.resample(audio, 16000, rate).astype(np.int16)  # type: ignore[no-any-return]
+
+
+async def stream_audio(ws: ClientConnection, audio: np.ndarray, *, rate: int = 16000,
+                       chunk_ms: int = 20, realtime: float = 0.0) -> None:
+    """Send PCM16 in `chunk_ms` pieces; `realtime=1.0` paces at real time, 0 as fast as possible."""
+    data = audio.astype("<i2").tobytes()
+    step = rate * 2 * chunk_ms // 1000
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index, offset in enumerate(range(0, len(data), step)):
+        await ws.send(data[offset:offset + step])
+        if realtime:
+            target = started + (index + 1) * chunk_ms / 1000 / realtime
+            await asyncio.sleep(max(0.0, target - loop.time()))
+        elif index % 50 == 0:
+            await asyncio.sleep(0)
+
+
+class EventLog:
+    """Everything the gateway sent on one socket: JSON events and binary audio, in order."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.items: list[dict[str, Any] | bytes] = []
+        self._task = asyncio.create_task(self._read())
+        self._changed = asyncio.Event()
+        self.closed_with: ConnectionClosed | None = None
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.items.append(json.loads(frame) if isinstance(frame, str) else frame)
+                self._changed.set()
+        except ConnectionClosed as closed:
+            self.closed_with = closed
+            self._changed.set()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [item for item in self.items if isinstance(item, dict)]
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]
+
+    def audio_after(self, event: dict[str, Any]) -> bytes:
+        """The binary frames between `event` (a tts_begin) and the next tts_end."""
+        start = next(i for i, item in enumerate(self.items) if item is event)
+        chunks = []
+        for item in self.items[start + 1:]:
+            if isinstance(item, dict) and item["type"] == "tts_end":
+                break
+            if isinstance(item, bytes):
+                chunks.append(item)
+        return b"".join(chunks)
+
+    async def wait_for(self, type_: str, count: int = 1, timeout: float = 120) -> list[dict[str, Any]]:
+        await self.wait_until(lambda: len(self.of_type(type_)) >= count, timeout)
+        return self.of_type(type_)
+
+    async def wait_until(self, condition: Any, timeout: float = 120) -> None:
+        async def until() -> None:
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+    async def settle(self, quiet_s: float = 1.0) -> None:
+        """Wait until nothing has arrived for `quiet_s`."""
+        while True:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), quiet_s)
+            except TimeoutError:
+                return
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)

@@ -1,0 +1,189 @@
+"""audio/ as a library: framing, the turn state machine, sentence cutting, the engines."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio import models
+from audio.pcm import FrameAssembler, UnsupportedRate
+from audio.sentences import SentenceSplitter
+from audio.stt import WhisperSTT, max_new_tokens, window_frames
+from audio.tts import EspeakTTS, PiperTTS
+from audio.vad import (
+    Endpointer,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDetector,
+    VADOptions,
+)
+from tests.audio_support import load_wav, resample, silence
+
+FRAME = 320
+
+
+def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    """A harmonic-rich buzz (speech-like spectrum, so not flat like noise)."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    wave = sum(np.sin(2 * np.pi * freq * k * t) / k for k in range(1, 12))
+    return (wave / np.abs(wave).max() * 8000).astype(np.int16)
+
+
+def run(endpointer: Endpointer, pattern: list[tuple[bool, int]]) -> list[object]:
+    """Feed (voiced, frame count) runs; voiced frames carry a buzz, unvoiced ones silence."""
+    events: list[object] = []
+    buzz = tone(0.02)
+    quiet = np.zeros(FRAME, dtype=np.int16)
+    for voiced, count in pattern:
+        for _ in range(count):
+            events += endpointer.push(buzz if voiced else quiet, voiced)
+    return events
+
+
+def test_a_turn_starts_after_enough_voiced_frames_and_ends_after_the_silence() -> None:
+    events = run(Endpointer(VADOptions()), [(False, 10), (True, 5), (True, 50), (False, 30)])
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, SpeechPaused, SpeechStopped]
+    started, paused, stopped = events
+    assert started.stream_ms == 200  # the first voiced frame, not the one that confirmed it
+    assert paused.stream_ms == stopped.end_ms + 200
+    assert stopped.start_ms == 200 and stopped.end_ms == 200 + 55 * 20
+    assert stopped.stream_ms == stopped.end_ms + 500 and stopped.reason == "silence"
+    # Pre-roll: 300 ms before the start window is kept; the tail is the speculative 200 ms.
+    assert stopped.audio_start_ms == 0
+    assert len(stopped.audio) == (10 + 55 + 10) * FRAME
+    assert np.array_equal(paused.audio, stopped.audio)  # speculation is reusable as-is
+
+
+def test_a_short_blip_is_not_speech() -> None:
+    assert run(Endpointer(), [(False, 5), (True, 4), (False, 40), (True, 3), (False, 40)]) == []
+
+
+def test_speech_resuming_after_the_speculative_point_continues_the_turn() -> None:
+    events = run(Endpointer(), [(True, 20), (False, 15), (True, 20), (False, 30)])
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechResumed,
+                                         SpeechPaused, SpeechStopped]
+    assert events[-1].end_ms == 55 * 20
+
+
+def test_a_turn_is_cut_at_the_maximum_length() -> None:
+    options = VADOptions(max_turn_ms=2000)
+    events = run(Endpointer(options), [(True, 250)])
+    stops = [e for e in events if isinstance(e, SpeechStopped)]
+    assert stops and stops[0].reason == "max_length"
+    assert len(stops[0].audio) == 100 * FRAME  # pre-roll frames count towards the 2 s
+    assert isinstance(events[events.index(stops[0]) + 1], SpeechStarted)  # and speech goes on
+
+
+def test_white_noise_is_not_speech_even_when_webrtcvad_says_so() -> None:
+    rng = np.random.default_rng(1)
+    detector = TurnDetector()
+    noise = (rng.standard_normal(16000 * 3) * 4000).astype(np.int16).reshape(-1, FRAME)
+    assert [e for frame in noise for e in detector.push(frame)] == []
+
+
+@pytest.mark.parametrize("name", ["espeak_ko_1.wav", "espeak_ko_2.wav", "leopard_test_ko_16k.wav"])
+def test_korean_speech_is_one_turn_with_its_timing(name: str) -> None:
+    audio = np.concatenate([silence(0.5), load_wav(name), silence(1.0)])
+    detector = TurnDetector()
+    events = [e for frame in audio[: len(audio) // FRAME * FRAME].reshape(-1, FRAME)
+              for e in detector.push(frame)]
+    starts = [e for e in events if isinstance(e, SpeechStarted)]
+    stops = [e for e in events if isinstance(e, SpeechStopped)]
+    assert len(starts) == len(stops) == 1
+    clip_end_ms = 500 + len(load_wav(name)) * 1000 // 16000
+    assert 400 <= starts[0].stream_ms <= 900
+    assert clip_end_ms - 600 <= stops[0].end_ms <= clip_end_ms + 40
+
+
+def test_frames_are_reassembled_from_odd_byte_counts() -> None:
+    audio = load_wav("piper_en_1.wav")
+    data = audio.astype("<i2").tobytes()
+    assembler = FrameAssembler()
+    frames = [f for offset in range(0, len(data), 333) for f in assembler.push(data[offset:offset + 333])]
+    joined = np.concatenate(frames)
+    assert len(joined) == len(audio) // FRAME * FRAME
+    assert np.array_equal(joined, audio[: len(joined)])
+
+
+@pytest.mark.parametrize("rate", [8000, 24000, 32000, 44100, 48000])
+def test_every_supported_rate_resamples_to_16k(rate: int) -> None:
+    audio = load_wav("piper_en_1.wav")
+    data = resample(audio, rate).astype("<i2").tobytes()
+    assembler = FrameAssembler(rate)
+    frames = [f for offset in range(0, len(data), 1001) for f in assembler.push(data[offset:offset + 1001])]
+    produced = len(frames) * FRAME
+    assert abs(produced - len(audio)) < 0.02 * len(audio)
+
+
+def test_unsupported_rate_is_named() -> None:
+    with pytest.raises(UnsupportedRate, match="22050"):
+        FrameAssembler(22050)
+
+
+def test_sentence_splitter_speaks_early_and_keeps_offsets() -> None:
+    reply = ("Thank you for telling me that, it sounds like a hard week. "
+             "What happened on Monday? 스트레스를 많이 받으셨군요. 오늘은 어떠세요?")
+    splitter = SentenceSplitter()
+    pieces = [p for i in range(0, len(reply), 5) for p in splitter.push(reply[i:i + 5])]
+    pieces += splitter.flush()
+    texts = [text for text, _ in pieces]
+    assert texts[0] == "Thank you for telling me that,"  # the first clause, for a fast start
+    assert texts[-2:] == ["스트레스를 많이 받으셨군요.", "오늘은 어떠세요?"]
+    assert " ".join(texts) == " ".join(reply.split())
+    for text, ends_at in pieces:
+        assert reply[:ends_at].rstrip().endswith(text)
+
+
+def test_whisper_token_budget_and_window() -> None:
+    assert max_new_tokens(2.0) < max_new_tokens(10.0) <= 440
+    assert window_frames(2.0) == 300 and window_frames(40.0) == 3000
+
+
+@pytest.fixture(scope="module")
+def whisper(models_dir: Path) -> WhisperSTT:
+    base = models.whisper_base(models_dir)
+    return WhisperSTT({"en": models.whisper_tiny_en(), "ko": base, "auto": base})
+
+
+def test_whisper_base_is_assembled_once_with_the_right_size(models_dir: Path) -> None:
+    first = models.whisper_base(models_dir)
+    mtime = (first / "model.bin").stat().st_mtime_ns
+    assert models.whisper_base(models_dir) == first
+    assert (first / "model.bin").stat().st_mtime_ns == mtime
+    assert (first / "model.bin").stat().st_size == 145_217_532
+
+
+def test_golden_transcripts(whisper: WhisperSTT) -> None:
+    async def go() -> None:
+        jfk = await whisper.transcribe(load_wav("jfk_16k.wav"), language="en", offset_ms=1000)
+        text = re.sub(r"[^\w\s]", "", jfk.text.lower())
+        assert "ask not what your country can do for you" in text
+        assert "ask what you can do for your country" in text
+        assert 1000 <= jfk.start_ms < 1500 and 10500 < jfk.end_ms < 12200
+        ask = next(w for w in jfk.words if w.text.lower().startswith("country"))
+        assert 6500 < ask.start_ms < 8000  # "country" first comes at ~6.0 s into the clip
+        korean = await whisper.transcribe(load_wav("leopard_test_ko_16k.wav"), language="ko")
+        assert korean.language == "ko" and "걸어갔다" in korean.text
+        assert "피하면서" in korean.text
+
+    asyncio.run(go())
+
+
+def test_local_tts_engines_speak(tmp_path: Path) -> None:
+    async def go() -> None:
+        for engine, text in ((PiperTTS(models.piper_joe()), "Hello, how are you today?"),
+                             (EspeakTTS("ko"), "안녕하세요, 오늘 기분은 어떠세요?")):
+            pcm = b"".join([chunk async for chunk in engine.synthesize(text)])
+            seconds = len(pcm) / 2 / engine.sample_rate
+            assert engine.sample_rate == 22050 and 1.0 < seconds < 5.0, engine.name
+            assert np.abs(np.frombuffer(pcm, dtype="<i2")).max() > 1000
+            await engine.aclose()
+
+    asyncio.run(go())

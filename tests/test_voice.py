@@ -1,0 +1,255 @@
+"""The voice loop over a real socket: real audio through webrtcvad, Whisper and Piper."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+
+from gateway.app import create_app
+from tests.audio_support import (
+    EventLog,
+    load_wav,
+    resample,
+    silence,
+    stream_audio,
+    white_noise,
+)
+from tests.fakes.llm_servers import FakeLLMServer, Script
+from tests.support import isolated_settings, send, serve_in_thread, ws_url
+
+LONG_REPLY = [f"This is sentence number {i} of a long and patient answer. " for i in range(1, 30)]
+
+
+@pytest.fixture(scope="module")
+def voice(postgres, models_dir, tmp_path_factory) -> Iterator[tuple[str, FakeLLMServer]]:
+    """One gateway with Whisper and Piper, answering through a scriptable local LLM server."""
+    llm = FakeLLMServer()
+    with serve_in_thread(llm.app) as llm_url:
+        settings = isolated_settings(
+            database_url=postgres.new_database(), llm_provider="openai",
+            openai_base_url=f"{llm_url}/v1", parley_data_dir=tmp_path_factory.mktemp("voice"),
+            parley_models_dir=models_dir, max_ai_requests_per_minute=1000)
+        with serve_in_thread(create_app(settings)) as base:
+            yield base, llm
+
+
+def new_session(base: str, language: str = "en") -> str:
+    response = httpx.post(f"{base}/sessions", json={"language": language})
+    assert response.status_code == 201, response.text
+    return response.json()["session_id"]  # type: ignore[no-any-return]
+
+
+def words_of(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+async def talk(base: str, audio: np.ndarray, *, language: str = "en", rate: int = 16000,
+               realtime: float = 0.0, wait_for: str | None = "tts_end",
+               count: int = 1, config: dict[str, Any] | None = None,
+               until: Any = None) -> tuple[str, EventLog]:
+    sid = new_session(base, language)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        if config is not None or rate != 16000:
+            await send(ws, "audio_config", **{"sample_rate": rate, **(config or {})})
+        await stream_audio(ws, audio, rate=rate, realtime=realtime)
+        if until is not None:
+            await log.wait_until(lambda: until(log))
+        elif wait_for:
+            await log.wait_for(wait_for, count)
+        else:
+            await log.settle(2.0)
+        await log.close()
+    return sid, log
+
+
+async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["I hear you. ", "That is a famous line. ", "What does it mean to you?"])
+    audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.0)])
+    sid, log = await talk(base, audio, realtime=1.0, wait_for=None, until=lambda log: any(
+        e["data"]["turn"] == 3 for e in log.of_type("turn_metrics")))
+    # Kennedy pauses ~840 ms after "ask not" and ~500 ms after "for you": at the default
+    # VAD_SILENCE_MS=500 the clip is three turns, whose transcripts read the whole line.
+    transcripts = [e["data"] for e in log.of_type("transcript")]
+    assert len(transcripts) == 3
+    spoken = " ".join(words_of(t["text"]) for t in transcripts)
+    assert "ask not what your country can do for you" in spoken.replace("asked", "ask"), spoken
+    assert all(t["language"] == "en" and t["stt_ms"] > 0 for t in transcripts)
+    # Words carry stream times inside the clip's 11 s, in order.
+    starts = [w["start_ms"] for t in transcripts for w in t["words"]]
+    assert starts == sorted(starts) and starts[0] < 1500 and transcripts[-1]["end_ms"] <= 11500
+    assert all(0 <= w["probability"] <= 1 for t in transcripts for w in t["words"])
+    types = [e["type"] for e in log.events]
+    assert types.index("speech_started") < types.index("speech_stopped") < types.index("transcript")
+    assert "ai_stream_begin" in types and "turn_metrics" in types
+    # Each new utterance barged in on the reply before it; the last reply was heard whole.
+    begin = log.of_type("tts_begin")[-1]
+    assert begin["data"]["sample_rate"] == 22050 and begin["data"]["encoding"] == "pcm_s16le"
+    pcm = log.audio_after(begin)
+    seconds = len(pcm) / 2 / 22050
+    assert len(pcm) % 2 == 0 and 1.5 < seconds < 20  # three short sentences of speech
+    end = log.of_type("tts_end")[-1]["data"]
+    assert end["interrupted"] is False and abs(end["audio_ms"] - seconds * 1000) < 5
+    samples = np.frombuffer(pcm, dtype="<i2")
+    assert np.abs(samples).max() > 1000  # speech, not silence
+    metrics = log.of_type("turn_metrics")[-1]["data"]
+    assert metrics["turn"] == 3 and metrics["speculative_hit"] in (True, False)
+    for key in ("voice_to_voice_ms", "endpoint_to_transcript_ms", "transcript_to_first_token_ms",
+                "first_token_to_first_audio_ms", "stt_ms"):
+        assert metrics[key] is not None and metrics[key] >= 0, key
+    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    assert all(t["source"] == "voice" for t in turns)
+    assert [t["user_message"] for t in turns] == [t["text"] for t in transcripts]
+    assert "voice_to_voice_ms" in turns[-1]["timings"]
+    exported = httpx.get(f"{base}/metrics").text
+    assert 'parley_stage_seconds_count{stage="voice_to_voice"}' in exported
+
+
+async def test_a_longer_silence_setting_keeps_jfk_in_one_turn(gateway, models_dir) -> None:
+    base = gateway(stt_provider="whisper", vad_silence_ms=1000)
+    audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.5)])
+    _, log = await talk(base, audio, wait_for="ai_stream_complete",
+                        config={"sample_rate": 16000, "speak_replies": False})
+    [transcript] = log.of_type("transcript")
+    assert "ask not what your country can do for you" in words_of(transcript["data"]["text"])
+
+
+async def test_two_utterances_make_two_turns(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Okay."])
+    audio = np.concatenate([load_wav("piper_en_1.wav"), silence(1.0), load_wav("piper_en_2.wav"),
+                            silence(1.0)])
+    sid, log = await talk(base, audio, wait_for="ai_stream_complete", count=2,
+                          config={"sample_rate": 16000, "speak_replies": False})
+    assert len(log.of_type("speech_started")) == 2 and len(log.of_type("transcript")) == 2
+    first, second = (words_of(e["data"]["text"]) for e in log.of_type("transcript"))
+    assert "biggest strength" in first and "tight deadline" in second
+    assert not log.of_type("tts_begin")  # speak_replies false: text only
+    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    assert [t["seq"] for t in turns] == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["silence", "white_noise"])
+async def test_silence_and_noise_make_no_turn(voice, kind) -> None:
+    base, _ = voice
+    audio = silence(4.0) if kind == "silence" else white_noise(4.0)
+    sid, log = await talk(base, audio, wait_for=None)
+    assert not log.of_type("speech_started") and not log.of_type("transcript")
+    assert httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"] == []
+
+
+async def test_48khz_audio_is_resampled(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Thank you."])
+    audio = resample(np.concatenate([load_wav("jfk_16k.wav"), silence(1.0)]), 48000)
+    _, log = await talk(base, audio, rate=48000, config={"speak_replies": False},
+                        until=lambda log: log.of_type("speech_stopped") and len(
+                            log.of_type("transcript")) == len(log.of_type("speech_stopped"))
+                        and "your country" in log.of_type("transcript")[-1]["data"]["text"])
+    text = " ".join(words_of(e["data"]["text"]) for e in log.of_type("transcript"))
+    assert "ask not what your country can do for you" in text
+
+
+async def test_odd_byte_counts_are_reassembled(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Right."])
+    data = np.concatenate([load_wav("piper_en_2.wav"), silence(1.0)]).astype("<i2").tobytes()
+    sid = new_session(base)
+    async with connect(ws_url(base, sid)) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000, speak_replies=False)
+        for offset in range(0, len(data), 333):  # odd sizes: samples split across frames
+            await ws.send(data[offset:offset + 333])
+        await log.wait_for("transcript")
+        await log.close()
+    assert "tight deadline" in words_of(log.of_type("transcript")[0]["data"]["text"])
+
+
+async def test_bad_audio_gets_errors_and_the_session_lives_on(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Still here."])
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await ws.send(b"\x00" * (1024 * 1024 + 2))
+        [event] = await log.wait_for("error")
+        assert event["data"]["code"] == "audio_frame_too_large" and "1 MiB" in event["data"]["error"]
+        await send(ws, "audio_config", sample_rate=11025)
+        errors = await log.wait_for("error", 2)
+        assert "11025" in errors[1]["data"]["error"]
+        await send(ws, "request_ai_response", message="text still works")
+        await log.wait_for("ai_stream_complete")
+        await log.close()
+
+
+async def test_barge_in_cuts_the_reply_to_what_was_heard(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=LONG_REPLY)
+    sid = new_session(base)
+    full_reply = "".join(LONG_REPLY)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        await stream_audio(ws, np.concatenate([load_wav("piper_en_1.wav"), silence(0.8)]))
+        await log.wait_for("tts_begin")
+        await log.wait_until(lambda: any(isinstance(item, bytes) for item in log.items))
+        await asyncio.sleep(1.5)  # the user hears a little, then talks over it
+        await stream_audio(ws, load_wav("piper_en_2.wav")[:16000], realtime=1.0)
+        [end] = await log.wait_for("tts_end")
+        await log.wait_for("speech_started", 2)
+        await log.close()
+    assert end["data"]["interrupted"] is True
+    heard_ms = end["data"]["audio_ms"]
+    assert 1000 < heard_ms < 8000  # paced: only about the played part (plus lead) went out
+    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    first = turns[0]
+    assert first["status"] == "cut_short" and first["end_reason"] == "barge_in"
+    assert first["ai_reply"] and full_reply.startswith(first["ai_reply"])
+    assert len(first["ai_reply"]) < len(full_reply) / 2
+
+
+async def test_interrupt_message_stops_speech(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=LONG_REPLY)
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        await send(ws, "request_ai_response", message="Tell me a long story")
+        await log.wait_for("tts_begin")
+        await send(ws, "interrupt")
+        [end] = await log.wait_for("tts_end")
+        await log.close()
+    assert end["data"]["interrupted"] is True
+    turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
+    assert turn["status"] == "cut_short" and turn["end_reason"] == "interrupted"
+
+
+async def test_health_reports_speech_engines(voice) -> None:
+    base, _ = voice
+    health = httpx.get(f"{base}/health").json()
+    assert health["stt"]["engine"] == "whisper"
+    assert health["tts"]["engines"] == {"en": "piper", "ko": "espeak-ng"}
+
+
+async def test_missing_stt_is_reported_not_a_crash(gateway) -> None:
+    base = gateway(stt_provider="none")
+    assert "STT_PROVIDER=none" in httpx.get(f"{base}/health").json()["stt"]["error"]
+    sid = f"nostt-{uuid.uuid4().hex[:6]}"
+    async with connect(ws_url(base, sid)) as ws:
+        log = EventLog(ws)
+        await stream_audio(ws, np.concatenate([load_wav("piper_en_1.wav"), silence(1.0)]))
+        [event] = await log.wait_for("error")
+        assert event["data"]["code"] == "stt_unavailable"
+        await send(ws, "request_ai_response", message="typing instead")
+        await log.wait_for("ai_stream_complete")
+        await log.close()
