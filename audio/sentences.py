@@ -11,14 +11,12 @@ _CLAUSE_END = re.compile(r"[,;:，、]\s+")
 class SentenceSplitter:
     """Feed text deltas, get whole sentences back.
 
-    The first piece may end at a clause boundary once it is long enough, to get the first
-    audio out sooner; a sentence that grows past `max_chars` is cut at its last clause.
+    The first piece may end at a clause boundary, to get the first audio out sooner; a
+    sentence that grows past `max_chars` is cut at its last clause.
     """
 
-    def __init__(self, *, min_chars: int = 8, first_clause_chars: int = 24,
-                 max_chars: int = 160) -> None:
+    def __init__(self, *, min_chars: int = 8, max_chars: int = 160) -> None:
         self.min_chars = min_chars
-        self.first_clause_chars = first_clause_chars
         self.max_chars = max_chars
         self._buffer = ""
         self._emitted = 0
@@ -42,23 +40,38 @@ class SentenceSplitter:
         return [(rest, self.consumed)] if rest else []
 
     def _next_piece(self) -> str | None:
-        cut = None
-        for match in _SENTENCE_END.finditer(self._buffer):
-            if len(self._buffer[: match.end()].strip()) >= self.min_chars:
-                cut = match.end()
-                break
-        if cut is None and ((self._emitted == 0 and len(self._buffer) >= self.first_clause_chars)
-                            or len(self._buffer) >= self.max_chars):
-            clauses = [m.end() for m in _CLAUSE_END.finditer(self._buffer)
-                       if m.end() >= self.min_chars]
-            if clauses:
-                cut = clauses[0] if self._emitted == 0 else clauses[-1]
-            elif len(self._buffer) >= self.max_chars:
-                space = self._buffer.rfind(" ", 0, self.max_chars)
-                cut = space + 1 if space > self.min_chars else self.max_chars
+        if self._emitted == 0:
+            cut = self._first_cut()
+        else:
+            cut = self._boundary(_SENTENCE_END)
+            if cut is None and len(self._buffer) >= self.max_chars:
+                cut = self._last_clause() or self._hard_cut()
         if cut is None:
             return None
         piece, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
         self.consumed += cut
         self._emitted += 1
         return piece or None
+
+    def _first_cut(self) -> int | None:
+        """The first piece ends at the earliest sentence or clause boundary past `min_chars`:
+        a short first piece is synthesised sooner, and a pause after a clause sounds natural."""
+        ends = [cut for cut in (self._boundary(_SENTENCE_END), self._boundary(_CLAUSE_END))
+                if cut is not None]
+        if ends:
+            return min(ends)
+        return self._hard_cut() if len(self._buffer) >= self.max_chars else None
+
+    def _boundary(self, pattern: re.Pattern[str]) -> int | None:
+        for match in pattern.finditer(self._buffer):
+            if len(self._buffer[: match.end()].strip()) >= self.min_chars:
+                return match.end()
+        return None
+
+    def _last_clause(self) -> int | None:
+        clauses = [m.end() for m in _CLAUSE_END.finditer(self._buffer) if m.end() >= self.min_chars]
+        return clauses[-1] if clauses else None
+
+    def _hard_cut(self) -> int:
+        space = self._buffer.rfind(" ", 0, self.max_chars)
+        return space + 1 if space > self.min_chars else self.max_chars

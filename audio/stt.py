@@ -107,9 +107,10 @@ class WhisperSTT(STT):
     name = "whisper"
 
     def __init__(self, models: dict[str, Path | str], *, threads: int = 2,
-                 options: STTOptions | None = None) -> None:
+                 options: STTOptions | None = None, short_window: bool = True) -> None:
         self._model_refs = models  # language ("en", "ko", "auto") -> model path or name
         self._threads = threads
+        self._short_window = short_window
         self.options = options or STTOptions()
         self._models: dict[str, Any] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
@@ -125,10 +126,12 @@ class WhisperSTT(STT):
                 cpu_threads=self._threads)
         return self._models[key]
 
-    async def preload(self) -> None:
-        """Load every configured model in the worker thread."""
+    async def preload(self, languages: tuple[str, ...] | None = None) -> None:
+        """Load the models for `languages` (all by default) in the worker thread; the
+        others load on first use."""
         loop = asyncio.get_running_loop()
-        for key in self._model_refs:
+        keys = dict.fromkeys(self._model_key(lang) for lang in languages or self._model_refs)
+        for key in keys:
             await loop.run_in_executor(self._executor, self._load, key)
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
@@ -151,7 +154,7 @@ class WhisperSTT(STT):
         if key == "en":
             whisper_language = "en"
         duration_s = len(audio) / PIPELINE_RATE
-        model.window_frames = window_frames(duration_s)
+        model.window_frames = window_frames(duration_s) if self._short_window else FULL_WINDOW_FRAMES
         segments, info = model.transcribe(
             to_float32(audio), language=whisper_language, beam_size=self.options.beam_size,
             temperature=0.0, condition_on_previous_text=False, word_timestamps=True,

@@ -23,7 +23,8 @@ class VADOptions:
     start_window_ms: int = 200      # speech starts when this window holds...
     start_voiced_ms: int = 120      # ...at least this much voiced audio
     silence_ms: int = 500           # end of turn (OpenAI Realtime's default)
-    speculative_ms: int = 200       # silence after which a transcript is started early
+    speculative_ms: int = 200       # silence after which a transcript is started early (0: never)
+    tail_ms: int = 200              # trailing silence kept in a turn's audio
     preroll_ms: int = 300           # kept before the start so first syllables survive
     max_turn_ms: int = 30_000       # forced cut
     max_noise_flatness: float = 0.7  # a start window flatter than this is noise, not speech
@@ -84,7 +85,9 @@ class Endpointer:
         self._window_frames = o.frames(o.start_window_ms)
         self._start_frames = o.frames(o.start_voiced_ms)
         self._silence_frames = o.frames(o.silence_ms)
-        self._speculative_frames = min(o.frames(o.speculative_ms), self._silence_frames)
+        self._speculative_frames = (min(o.frames(o.speculative_ms), self._silence_frames)
+                                    if o.speculative_ms > 0 else None)
+        self._tail_frames = min(o.frames(o.tail_ms), self._silence_frames)
         self._max_frames = o.frames(o.max_turn_ms)
         self._ring: deque[tuple[Int16Array, bool]] = deque(
             maxlen=o.frames(o.preroll_ms) + self._window_frames)
@@ -164,7 +167,7 @@ class Endpointer:
         return events
 
     def _turn_audio(self) -> Int16Array:
-        end = min(len(self._utterance), self._last_voiced + 1 + self._speculative_frames)
+        end = min(len(self._utterance), self._last_voiced + 1 + self._tail_frames)
         return np.concatenate(self._utterance[:end])
 
     def _stop(self, reason: Literal["silence", "max_length"]) -> SpeechStopped:

@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         pool = await create_pool(dsn)
         llm = create_llm(settings)
         speech = await asyncio.to_thread(build_engines, settings)
-        loading = asyncio.create_task(load_engines(speech), name="load-speech-engines")
+        loading = asyncio.create_task(load_engines(speech, settings), name="load-speech-engines")
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)

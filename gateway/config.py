@@ -46,13 +46,15 @@ class Settings(BaseSettings):
 
     # Voice loop
     vad_silence_ms: int = Field(500, ge=60, le=5000)
-    vad_speculative_ms: int = Field(200, ge=0, le=5000)
+    vad_speculative_ms: int = Field(200, ge=0, le=5000)  # 0 turns speculative transcription off
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     vad_max_turn_s: float = Field(30.0, gt=1)
     stt_provider: STTProviderName = "whisper"
     stt_model: str | None = None
     stt_threads: int = Field(2, ge=1)
     stt_max_seconds: float = Field(6.0, gt=0)
+    stt_short_window: bool = True  # encode only the utterance (+1 s), not Whisper's 30 s window
+    stt_preload: str = "ko,en"  # languages whose Whisper model loads at start-up; others on first use
     tts_provider: TTSProviderName = "local"
     tts_lead_ms: int = Field(500, ge=0, le=60_000)  # how far speech may run ahead of playback
     openai_tts_voice: str = "alloy"

@@ -69,7 +69,8 @@ def build_engines(settings: Settings) -> SpeechEngines:
             engines.stt = OpenAISTT(api_key=_openai_key(settings), base_url=settings.openai_base_url)
         else:
             engines.stt = WhisperSTT(_whisper_models(settings), threads=settings.stt_threads,
-                                     options=STTOptions(max_seconds=settings.stt_max_seconds))
+                                     options=STTOptions(max_seconds=settings.stt_max_seconds),
+                                     short_window=settings.stt_short_window)
     except Exception as error:  # a missing model is a reported state, not a crash
         engines.problems["stt"] = str(error)
     if settings.tts_provider == "openai":
@@ -88,11 +89,13 @@ def build_engines(settings: Settings) -> SpeechEngines:
     return engines
 
 
-async def load_engines(engines: SpeechEngines) -> None:
-    """Load models in worker threads (in the background after start-up)."""
+async def load_engines(engines: SpeechEngines, settings: Settings) -> None:
+    """Load models in worker threads (in the background after start-up): Whisper first, as
+    its load is the memory peak, then the voices."""
     try:
         if isinstance(engines.stt, WhisperSTT):
-            await engines.stt.preload()
+            languages = tuple(lang.strip() for lang in settings.stt_preload.split(",") if lang.strip())
+            await engines.stt.preload(languages)
     except Exception as error:
         engines.problems["stt"] = f"failed to load: {error}"
         engines.stt = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class EventLog:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.items: list[dict[str, Any] | bytes] = []
+        self.arrivals: list[float] = []  # time.perf_counter() of each item
         self._task = asyncio.create_task(self._read())
         self._changed = asyncio.Event()
         self.closed_with: ConnectionClosed | None = None
@@ -69,6 +71,7 @@ class EventLog:
         try:
             async for frame in self.ws:
                 self.items.append(json.loads(frame) if isinstance(frame, str) else frame)
+                self.arrivals.append(time.perf_counter())
                 self._changed.set()
         except ConnectionClosed as closed:
             self.closed_with = closed
@@ -80,6 +83,14 @@ class EventLog:
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_]
+
+    def first_audio_arrival(self, event: dict[str, Any]) -> float | None:
+        """When the first binary frame after `event` (a tts_begin) arrived."""
+        start = next(i for i, item in enumerate(self.items) if item is event)
+        for item, arrived in zip(self.items[start + 1:], self.arrivals[start + 1:], strict=True):
+            if isinstance(item, bytes):
+                return arrived
+        return None
 
     def audio_after(self, event: dict[str, Any]) -> bytes:
         """The binary frames between `event` (a tts_begin) and the next tts_end."""

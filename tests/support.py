@@ -113,9 +113,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ServerProcess(str):
+    """A server's base URL that also knows the server's process id."""
+
+    pid: int
+
+
 @contextmanager
 def serve_in_process(argv: list[str], port: int, env: dict[str, str],
-                     ready_path: str = "/health") -> Iterator[str]:
+                     ready_path: str = "/health") -> Iterator[ServerProcess]:
     """Run a server command in its own process; yield its base URL once `ready_path` answers."""
     import os
     import subprocess
@@ -128,7 +134,8 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
     full_env.update(env, PYTHONPATH=root)
     proc = subprocess.Popen([sys.executable, *argv], env=full_env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    base = ServerProcess(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
     deadline = time.monotonic() + 180
     try:
         while True:

@@ -187,3 +187,9 @@ def test_local_tts_engines_speak(tmp_path: Path) -> None:
             await engine.aclose()
 
     asyncio.run(go())
+
+
+def test_speculation_can_be_turned_off() -> None:
+    events = run(Endpointer(VADOptions(speculative_ms=0)), [(True, 20), (False, 30)])
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
+    assert len(events[-1].audio) == (20 + 10) * FRAME  # the 200 ms tail is kept all the same
