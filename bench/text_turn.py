@@ -25,7 +25,8 @@ from websockets.asyncio.client import connect
 
 from gateway.storage.migrations import migrate
 from gateway.storage.store import Store, create_pool
-from scenarios.counseling import counseling_prompt
+from scenarios.loader import builtin_catalog
+from scenarios.prompts import PromptContext, compose_prompt
 from tests.support import (
     PostgresForTests,
     free_port,
@@ -68,7 +69,11 @@ async def through_gateway(base: str, turns: int) -> tuple[list[float], list[floa
 async def direct_first_token(llm_url: str, turns: int) -> list[float]:
     """The LLM server's own first-token time for a request of the gateway's shape
     (system prompt, 10 turns of history, the new message), read with a bare HTTP client."""
-    messages = [{"role": "system", "content": counseling_prompt("ko", "neutral")}]
+    catalog = builtin_catalog()
+    system = compose_prompt(PromptContext(scenario=catalog.scenarios["counseling"],
+                                          persona=catalog.personas["counselor"], language="ko",
+                                          emotion="neutral"))
+    messages = [{"role": "system", "content": system}]
     for i in range(10):
         messages += [{"role": "user", "content": f"benchmark message {i}"},
                      {"role": "assistant", "content": "Zero-delay reply from the local model."}]

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import routes, ws
+from gateway import admin, routes, ws
 from gateway.config import Settings
 from gateway.engines import build_engines, load_engines
 from gateway.llm import create_llm
@@ -68,5 +68,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(routes.router)
+    app.include_router(admin.router)
     app.include_router(ws.router)
     return app

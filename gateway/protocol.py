@@ -83,13 +83,25 @@ class Interrupt(_Event):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class SessionStartData(_Data):
+    scenario: str = Field("counseling", description="A scenario id from GET /scenarios")
+    language: Literal["ko", "en", "auto"] = "ko"
+
+
+class SessionStart(_Event):
+    """Choose the scenario and language before the first turn (default: counseling, ko)."""
+
+    type: Literal["session_start"]
+    data: SessionStartData = Field(default_factory=lambda: SessionStartData())
+
+
 ClientMessage = Annotated[
-    RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt,
+    RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt | SessionStart,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[_Event]] = {
     cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt)
+    for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt, SessionStart)
 }
 
 # ---------------------------------------------------------------- gateway -> client
@@ -231,9 +243,49 @@ class TurnMetrics(_Event):
     data: TurnMetricsData
 
 
+class RapportData(_Data):
+    value: float = Field(ge=0, le=1)
+    stage: int = Field(ge=1, le=5)
+    change: float = 0.0
+    on_hold: bool = False
+
+
+class SessionStartedData(_Data):
+    session_id: str
+    scenario: str
+    language: str
+    opening_line: str = Field(description="The counterpart's first words")
+    rapport: RapportData | None = None
+
+
+class SessionStarted(_Event):
+    type: Literal["session_started"] = "session_started"
+    data: SessionStartedData
+
+
+class RapportEvent(_Event):
+    """The counterpart's rapport after a turn; at 0 the session is put on hold."""
+
+    type: Literal["rapport"] = "rapport"
+    data: RapportData
+
+
+class EscalationData(_Data):
+    reason: str
+    priority: Literal["urgent", "high"]
+
+
+class Escalation(_Event):
+    """A risk signal: the safety reply was sent and the session flagged for a human counselor."""
+
+    type: Literal["escalation"] = "escalation"
+    data: EscalationData
+
+
 ServerMessage = Annotated[
     AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
-    | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics,
+    | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics
+    | SessionStarted | RapportEvent | Escalation,
     Field(discriminator="type"),
 ]
 

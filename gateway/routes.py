@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from gateway.catalog import LiveCatalog
 from gateway.deps import OwnedSessionDep, PrincipalDep, ServicesDep
 
 router = APIRouter()
@@ -57,6 +58,9 @@ async def create_session(body: NewSession, services: ServicesDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Create a session with its scenario and language; then open its WebSocket."""
     session_id = body.session_id or uuid.uuid4().hex
+    if not await LiveCatalog(services.store).exists(body.scenario):
+        raise HTTPException(422, [{"loc": ["body", "scenario"], "type": "value_error",
+                                   "msg": f"unknown scenario {body.scenario!r}; see GET /scenarios"}])
     record, created = await services.store.open_session(
         session_id, principal.user_id, scenario=body.scenario, language=body.language)
     if not created:
@@ -75,5 +79,9 @@ async def session_turns(session: OwnedSessionDep, services: ServicesDep) -> dict
         "language": session.language,
         "created_at": session.created_at.isoformat(),
         "ended_at": session.ended_at.isoformat() if session.ended_at else None,
+        "status": session.status,
+        "rapport": session.rapport,
+        "flagged_for_human": session.flagged_for_human,
+        "flag_reason": session.flag_reason,
         "turns": [t.as_json() for t in turns],
     }

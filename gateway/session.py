@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from gateway import protocol as p
 from gateway.auth import Principal
+from gateway.catalog import CatalogError
+from gateway.counterpart import Counterpart, RapportChange, TurnPlan
 from gateway.llm import ChatMessage, LLMError, LLMRequest, with_idle_timeout
 from gateway.outbox import Outbox
 from gateway.privacy import preview
@@ -24,7 +26,9 @@ from gateway.speech import ReplySpeaker
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import TurnSource, TurnStatus
 from gateway.voice import AudioRejected, VoiceInput, VoiceTurn
-from scenarios.counseling import counseling_prompt
+from scenarios.rapport import TagStripper
+from scenarios.rapport import stage as rapport_stage
+from scenarios.safety import RiskAssessment, assess_risk, safety_reply
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class TurnInput:
     source: TurnSource
     client_timestamp: datetime | None = None
     voice: VoiceTurn | None = None
+    risk: RiskAssessment | None = None
     accepted_at: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -77,6 +82,7 @@ class Conversation:
         self.services = services
         self.outbox = outbox
         self.emotion = record.emotion
+        self.counterpart = Counterpart(record, services.store)
         self.speak_replies = False  # only clients that send audio get audio back
         self._voice: VoiceInput | None = None
         self._reply_task: asyncio.Task[None] | None = None
@@ -107,6 +113,8 @@ class Conversation:
             await self.services.store.set_session_emotion(self.session_id, self.emotion)
         elif isinstance(message, p.Interrupt):
             await self.interrupt("interrupted")
+        elif isinstance(message, p.SessionStart):
+            await self._on_session_start(message.data)
         elif isinstance(message, p.AudioConfig):
             try:
                 self._voice_input().configure(message.data.sample_rate)
@@ -115,6 +123,29 @@ class Conversation:
                 return
             self.speak_replies = message.data.speak_replies
         # vad_metrics: the browser's own figures; accepted and ignored.
+
+    async def _on_session_start(self, data: p.SessionStartData) -> None:
+        try:
+            scenario, _ = await self.counterpart.catalog.scenario(data.scenario)
+        except CatalogError as error:
+            await self.outbox.error("unknown_scenario", f"{error}; see GET /scenarios")
+            return
+        if not await self.services.store.start_session(self.session_id, data.scenario,
+                                                       data.language):
+            await self.outbox.error("session_already_started",
+                                    "the scenario and language are chosen before the first turn")
+            return
+        record = await self.services.store.get_session(self.session_id)
+        assert record is not None
+        self.record = record
+        self.counterpart = Counterpart(record, self.services.store)
+        if self._voice is not None:
+            self._voice.language = record.language
+        rapport = (p.RapportData(value=record.rapport, stage=rapport_stage(record.rapport))
+                   if scenario.rapport else None)
+        await self.outbox.send(p.SessionStarted(data=p.SessionStartedData(
+            session_id=self.session_id, scenario=scenario.id, language=record.language,
+            opening_line=self.counterpart.opening_line(scenario), rapport=rapport)))
 
     async def handle_binary_frame(self, data: bytes) -> None:
         try:
@@ -161,7 +192,8 @@ class Conversation:
         await self.outbox.send(p.AIStreamError(data=p.ErrorData(error=reason, code=code)))
 
     def check_message(self, message: str) -> None:
-        """Refuse empty and over-long messages, and requests over the rate limit."""
+        """Refuse empty and over-long messages, turns in a session on hold (unless they signal
+        risk: a safety reply is never refused), and requests over the rate limit."""
         limit = self.services.settings.max_message_chars
         if not message.strip():
             raise TurnRejected("empty_message", "the message is empty")
@@ -169,6 +201,10 @@ class Conversation:
             raise TurnRejected("message_too_long",
                                f"the message is {len(message)} characters long; "
                                f"the limit is {limit}")
+        if self.counterpart.on_hold and assess_risk(message) is None:
+            raise TurnRejected("session_on_hold",
+                               "the counterpart ended this conversation when rapport reached 0; "
+                               "start a new session to practise again")
         wait_s = self.services.limiter.acquire(self.session_id)
         if wait_s is not None:
             per_minute = self.services.settings.max_ai_requests_per_minute
@@ -178,6 +214,7 @@ class Conversation:
 
     async def start_turn(self, turn: TurnInput) -> None:
         """Cut short any reply in progress, then store the turn and stream its reply."""
+        turn.risk = assess_risk(turn.message)
         await self.interrupt("superseded")
         self._cancel_reason = "cancelled"
         self._reply_task = asyncio.create_task(self._reply(turn),
@@ -200,25 +237,29 @@ class Conversation:
 
     # ------------------------------------------------------------ the reply
 
-    async def compose_request(self, turn: TurnInput) -> LLMRequest:
-        """The prompt and the `HISTORY_TURNS` most recent finished turns, then the new one."""
+    async def compose_request(self, turn: TurnInput) -> tuple[LLMRequest, TurnPlan]:
+        """The layered prompt, then the `HISTORY_TURNS` most recent finished turns, then the
+        new message."""
         settings = self.services.settings
         started = time.perf_counter()
-        history = await self.services.store.recent_turns(self.session_id, settings.history_turns)
+        history, plan = await asyncio.gather(
+            self.services.store.recent_turns(self.session_id, settings.history_turns),
+            self.counterpart.plan(turn.message, turn.emotion))
         turn.timings["history_ms"] = _ms(time.perf_counter() - started)
         messages: list[ChatMessage] = []
+        if plan.scenario.kind == "rehearsal" and (not history or history[0].seq == 1):
+            messages.append(ChatMessage("assistant", self.counterpart.opening_line(plan.scenario)))
         for past in history:
             messages.append(ChatMessage("user", past.user_message))
             if past.ai_reply:
                 messages.append(ChatMessage("assistant", past.ai_reply))
         messages.append(ChatMessage("user", turn.message))
-        return LLMRequest(
-            system=counseling_prompt(self.record.language, turn.emotion),
-            messages=messages,
-            language=self.record.language,
-            emotion=turn.emotion,
-            scenario=self.record.scenario,
+        request = LLMRequest(
+            system=plan.system_prompt, messages=messages, language=self.record.language,
+            emotion=turn.emotion, scenario=plan.scenario.id,
+            extras={"plan": plan, "rapport": self.counterpart.rapport},
         )
+        return request, plan
 
     async def _store_turn(self, turn: TurnInput) -> TurnRecord:
         record = await self.services.store.add_turn(
@@ -256,20 +297,23 @@ class Conversation:
                                    "the gateway could not process this turn; please try again")
 
     async def _generate(self, turn: TurnInput, reply: _Reply) -> None:
-        request = await self.compose_request(turn)
+        if turn.risk is not None:
+            await self._safety_reply(turn, reply, turn.risk)
+            return
+        request, plan = await self.compose_request(turn)
         record = await reply.storing
         reply.speaker = self._speaker_for(record)
         await self.outbox.send(p.AIStreamBegin(data=p.TurnRef(turn=record.seq)))
+        tags = TagStripper() if plan.tracks_rapport else None
         try:
             stream = self.services.llm.stream(request)
             async for delta in with_idle_timeout(stream, self.services.settings.llm_timeout_s):
-                if not reply.parts:
+                if turn.first_token_at is None:
                     turn.first_token_at = time.perf_counter()
                     turn.timings["first_chunk_ms"] = _ms(turn.first_token_at - turn.accepted_at)
-                reply.parts.append(delta)
-                await self.outbox.send(p.AIStreamChunk(data=p.ChunkData(chunk=delta)))
-                if reply.speaker is not None:
-                    reply.speaker.feed(delta)
+                await self._emit(reply, tags.push(delta) if tags else delta)
+            if tags is not None:
+                await self._emit(reply, tags.flush())
         except LLMError as error:
             log.warning("session %s turn %d failed: %s", self.session_id, record.seq, error)
             if reply.speaker is not None:
@@ -277,12 +321,47 @@ class Conversation:
             await self._finish(record, turn, reply.text, "llm_error")
             await self._turn_error("llm_error", str(error))
             return
+        change = await self.counterpart.conclude(plan, tags.delta if tags else None)
+        if change is not None and change.closing_line:
+            await self._emit(reply, ("\n" if reply.text else "") + change.closing_line)
+        await self._deliver(record, turn, reply, change)
+
+    async def _emit(self, reply: _Reply, text: str) -> None:
+        """Send visible reply text as a chunk, and to the voice."""
+        if not text:
+            return
+        reply.parts.append(text)
+        await self.outbox.send(p.AIStreamChunk(data=p.ChunkData(chunk=text)))
+        if reply.speaker is not None:
+            reply.speaker.feed(text)
+
+    async def _deliver(self, record: TurnRecord, turn: TurnInput, reply: _Reply,
+                       change: RapportChange | None) -> None:
+        """The text is complete: store it, close the stream, let the voice finish."""
         await self._finish(record, turn, reply.text, None)
+        if change is not None:
+            await self.outbox.send(p.RapportEvent(data=p.RapportData(
+                value=change.value, stage=change.stage, change=change.change,
+                on_hold=change.on_hold)))
         await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
         if reply.speaker is not None:
             await reply.speaker.finish()
         reply.delivered = True
         await self._report_metrics(record, turn, reply.speaker)
+
+    async def _safety_reply(self, turn: TurnInput, reply: _Reply, risk: RiskAssessment) -> None:
+        """A risk signal: the scripted safety reply at once, and a human is told."""
+        record = await reply.storing
+        log.warning("session %s turn %d: %s; safety reply sent, flagged for a human counselor",
+                    self.session_id, record.seq, risk.reason)
+        await self.services.store.flag_for_human(self.session_id, risk.reason)
+        await self.outbox.send(p.Escalation(data=p.EscalationData(reason=risk.reason,
+                                                                 priority=risk.priority)))
+        reply.speaker = self._speaker_for(record)
+        await self.outbox.send(p.AIStreamBegin(data=p.TurnRef(turn=record.seq)))
+        turn.first_token_at = time.perf_counter()
+        await self._emit(reply, safety_reply(self.record.language))
+        await self._deliver(record, turn, reply, None)
 
     async def _on_cancelled(self, turn: TurnInput, reply: _Reply) -> None:
         """Store the reply cut to what the user got: the text sent, or the speech heard."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +22,14 @@ for _name in ENV_VARS:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresForTests]:
-    pg = PostgresForTests(tmp_path_factory.mktemp("pg"))
+def postgres() -> Iterator[PostgresForTests]:
+    # Not under pytest's basetemp: pytest makes that private (0700) on every run, which
+    # would lock out the unprivileged user the server runs as when the tests run as root.
+    data_dir = Path(tempfile.mkdtemp(prefix="parley-test-pg-"))
+    pg = PostgresForTests(data_dir)
     yield pg
     pg.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,6 +24,12 @@ class SessionRecord:
     turn_count: int
     created_at: datetime
     ended_at: datetime | None
+    rapport: float = 0.5
+    beat_index: int = 0
+    beat_followed_up: bool = False
+    status: str = "active"
+    flagged_for_human: bool = False
+    flag_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class TurnRecord:
         }
 
 
+def _catalog_table(kind: str) -> str:
+    tables = {"scenarios": "custom_scenarios", "personas": "custom_personas"}
+    return tables[kind]  # a fixed name, never user input
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -67,7 +78,8 @@ _TURN_COLUMNS = (
     "id, session_id, seq, user_message, ai_reply, emotion, source, status, end_reason,"
     " client_timestamp, created_at, completed_at, timings"
 )
-_SESSION_COLUMNS = "id, owner, scenario, language, emotion, turn_count, created_at, ended_at"
+_SESSION_COLUMNS = ("id, owner, scenario, language, emotion, turn_count, created_at, ended_at,"
+                   " rapport, beat_index, beat_followed_up, status, flagged_for_human, flag_reason")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -112,6 +124,49 @@ class Store:
 
     async def set_session_emotion(self, session_id: str, emotion: str) -> None:
         await self.pool.execute("UPDATE sessions SET emotion = $2 WHERE id = $1", session_id, emotion)
+
+    async def start_session(self, session_id: str, scenario: str, language: str) -> bool:
+        """Choose the scenario and language of a session that has no turn yet."""
+        status = await self.pool.execute(
+            "UPDATE sessions SET scenario = $2, language = $3 WHERE id = $1 AND turn_count = 0",
+            session_id, scenario, language)
+        return status.endswith(" 1")
+
+    async def save_scenario_state(self, session_id: str, *, rapport: float, beat_index: int,
+                                  beat_followed_up: bool, status: str) -> None:
+        await self.pool.execute(
+            "UPDATE sessions SET rapport = $2, beat_index = $3, beat_followed_up = $4,"
+            " status = $5 WHERE id = $1",
+            session_id, rapport, beat_index, beat_followed_up, status)
+
+    async def flag_for_human(self, session_id: str, reason: str) -> None:
+        await self.pool.execute(
+            "UPDATE sessions SET flagged_for_human = true, flag_reason = $2,"
+            " flagged_at = coalesce(flagged_at, now()) WHERE id = $1", session_id, reason)
+
+    # Operators' catalog edits: one JSON definition per id.
+
+    async def custom_definitions(self, table: str) -> dict[str, dict[str, Any]]:
+        rows = await self.pool.fetch(f"SELECT id, definition FROM {_catalog_table(table)}")
+        return {r["id"]: r["definition"] for r in rows}
+
+    async def custom_definition(self, table: str, item_id: str) -> dict[str, Any] | None:
+        return await self.pool.fetchval(  # type: ignore[no-any-return]
+            f"SELECT definition FROM {_catalog_table(table)} WHERE id = $1", item_id)
+
+    async def put_definition(self, table: str, item_id: str, definition: dict[str, Any],
+                             user: str) -> bool:
+        """Insert or replace; return whether it was created."""
+        created = await self.pool.fetchval(
+            f"INSERT INTO {_catalog_table(table)} (id, definition, updated_by) VALUES ($1, $2, $3)"
+            f" ON CONFLICT (id) DO UPDATE SET definition = $2, updated_by = $3, updated_at = now()"
+            f" RETURNING (xmax = 0)", item_id, definition, user)
+        return bool(created)
+
+    async def delete_definition(self, table: str, item_id: str) -> bool:
+        status = await self.pool.execute(
+            f"DELETE FROM {_catalog_table(table)} WHERE id = $1", item_id)
+        return status.endswith(" 1")
 
     async def add_turn(
         self,
