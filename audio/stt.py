@@ -53,6 +53,11 @@ class Transcript:
     engine: str = ""
 
 
+# Written in a disfluent style, this keeps more of the "um"s and "uh"s Whisper tends to
+# drop (feedback counts them); the figures are in ../shared/fixtures/SOURCES.md.
+FILLER_PROMPT = {"en": "Umm, let me think like, hmm... Okay, uh, so"}
+
+
 @dataclass(frozen=True)
 class STTOptions:
     beam_size: int = 1

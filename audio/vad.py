@@ -64,6 +64,7 @@ class SpeechStopped:
     audio: Int16Array  # pre-roll + speech + up to `speculative_ms` of trailing silence
     reason: Literal["silence", "max_length"]
     audio_start_ms: int  # stream position of audio[0]
+    voiced: tuple[tuple[int, int], ...] = ()  # voiced stretches (start_ms, end_ms) in the audio
 
 
 VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
@@ -95,6 +96,7 @@ class Endpointer:
         self._noise_cooldown = 0
         self._frame_index = 0
         self._utterance: list[Int16Array] = []
+        self._flags: list[bool] = []
         self._speaking = False
         self._start_ms = 0
         self._audio_start_ms = 0
@@ -137,6 +139,7 @@ class Endpointer:
         first_voiced = next(i for i, (_, v) in enumerate(recent) if v)
         self._start_ms = self._ms(index - (len(recent) - 1) + first_voiced)
         self._utterance = [f for f, _ in ring]
+        self._flags = [v for _, v in ring]
         self._audio_start_ms = self._ms(index + 1 - len(ring))
         self._last_voiced = len(self._utterance) - 1
         self._speaking, self._silent_run, self._paused = True, 0, False
@@ -146,6 +149,7 @@ class Endpointer:
 
     def _push_speaking(self, frame: Int16Array, voiced: bool) -> list[VADEvent]:
         self._utterance.append(frame)
+        self._flags.append(voiced)
         events: list[VADEvent] = []
         if voiced:
             self._last_voiced = len(self._utterance) - 1
@@ -170,11 +174,24 @@ class Endpointer:
         end = min(len(self._utterance), self._last_voiced + 1 + self._tail_frames)
         return np.concatenate(self._utterance[:end])
 
+    def _voiced_spans(self) -> tuple[tuple[int, int], ...]:
+        frame_ms = self.options.frame_ms
+        spans: list[tuple[int, int]] = []
+        for i, voiced in enumerate(self._flags):
+            if not voiced:
+                continue
+            start = self._audio_start_ms + i * frame_ms
+            if spans and spans[-1][1] == start:
+                spans[-1] = (spans[-1][0], start + frame_ms)
+            else:
+                spans.append((start, start + frame_ms))
+        return tuple(spans)
+
     def _stop(self, reason: Literal["silence", "max_length"]) -> SpeechStopped:
         audio = self._turn_audio() if reason == "silence" else np.concatenate(self._utterance)
         end_ms = self._ms(self._frame_index - len(self._utterance) + self._last_voiced + 1)
         event = SpeechStopped(self._start_ms, end_ms, self._ms(self._frame_index), audio, reason,
-                              self._audio_start_ms)
+                              self._audio_start_ms, self._voiced_spans())
         self._speaking, self._utterance, self._paused = False, [], False
         return event
 

@@ -1,0 +1,1 @@
+"""Feedback on how the user came across: pure functions over a turn, and session reports."""

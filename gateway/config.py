@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     stt_model: str | None = None
     stt_threads: int = Field(2, ge=1)
     stt_max_seconds: float = Field(6.0, gt=0)
+    stt_filler_prompt: bool = True  # a disfluent initial prompt keeps more "um"/"uh" (English)
     stt_short_window: bool = True  # encode only the utterance (+1 s), not Whisper's 30 s window
     stt_preload: str = "ko,en"  # languages whose Whisper model loads at start-up; others on first use
     tts_provider: TTSProviderName = "local"

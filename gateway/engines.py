@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audio import models
-from audio.stt import STT, OpenAISTT, STTOptions, WhisperSTT
+from audio.stt import FILLER_PROMPT, STT, OpenAISTT, STTOptions, WhisperSTT
 from audio.tts import TTS, EspeakTTS, OpenAITTS, PiperTTS, ThreadedTTS
 from gateway.config import Settings
 
@@ -69,7 +69,10 @@ def build_engines(settings: Settings) -> SpeechEngines:
             engines.stt = OpenAISTT(api_key=_openai_key(settings), base_url=settings.openai_base_url)
         else:
             engines.stt = WhisperSTT(_whisper_models(settings), threads=settings.stt_threads,
-                                     options=STTOptions(max_seconds=settings.stt_max_seconds),
+                                     options=STTOptions(
+                                         max_seconds=settings.stt_max_seconds,
+                                         initial_prompt=FILLER_PROMPT if settings.stt_filler_prompt
+                                         else {}),
                                      short_window=settings.stt_short_window)
     except Exception as error:  # a missing model is a reported state, not a crash
         engines.problems["stt"] = str(error)
@@ -85,7 +88,9 @@ def build_engines(settings: Settings) -> SpeechEngines:
             except Exception as error:
                 engines.problems[f"tts_{language}"] = str(error)
     for problem, reason in engines.problems.items():
-        log.error("%s unavailable: %s", problem, reason)
+        switched_off = reason.endswith("=none")
+        log.log(logging.INFO if switched_off else logging.ERROR, "%s unavailable: %s", problem,
+                reason)
     return engines
 
 

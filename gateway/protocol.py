@@ -95,13 +95,22 @@ class SessionStart(_Event):
     data: SessionStartData = Field(default_factory=lambda: SessionStartData())
 
 
+class SessionEnd(_Event):
+    """End the session: it is closed and scored (answered by `session_report`)."""
+
+    type: Literal["session_end"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 ClientMessage = Annotated[
-    RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt | SessionStart,
+    RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt | SessionStart
+    | SessionEnd,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[_Event]] = {
     cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt, SessionStart)
+    for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt, SessionStart,
+                SessionEnd)
 }
 
 # ---------------------------------------------------------------- gateway -> client
@@ -282,10 +291,35 @@ class Escalation(_Event):
     data: EscalationData
 
 
+class FeedbackData(_Data):
+    turn: int
+    scores: dict[str, int | None] = Field(description="fillers, pace, pauses, clarity, "
+                                                      "politeness: 0-100, or null without data")
+    overall: int | None
+    tips: dict[str, str]
+    highlights: dict[str, Any] = Field(description="Filler positions (word index and time), "
+                                                   "long pauses, low-confidence words...")
+    metrics: dict[str, Any] = Field(description="Every metric with its evidence")
+
+
+class FeedbackEvent(_Event):
+    """How the user's last turn came across (sent after each user turn)."""
+
+    type: Literal["feedback"] = "feedback"
+    data: FeedbackData
+
+
+class SessionReportEvent(_Event):
+    """The session report, after `session_end` (also at GET /sessions/{id}/report)."""
+
+    type: Literal["session_report"] = "session_report"
+    data: dict[str, Any]
+
+
 ServerMessage = Annotated[
     AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
     | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics
-    | SessionStarted | RapportEvent | Escalation,
+    | SessionStarted | RapportEvent | Escalation | FeedbackEvent | SessionReportEvent,
     Field(discriminator="type"),
 ]
 

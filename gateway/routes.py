@@ -6,11 +6,13 @@ import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from gateway.catalog import LiveCatalog
 from gateway.deps import OwnedSessionDep, PrincipalDep, ServicesDep
+from gateway.reports import generate_report
 
 router = APIRouter()
 
@@ -38,6 +40,29 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     }
     body.update(services.speech.health())
     return body
+
+
+@router.post("/sessions/{session_id}/end")
+async def end_session(session: OwnedSessionDep, services: ServicesDep) -> dict[str, Any]:
+    """Close and score the session; returns the report (also stored)."""
+    return await generate_report(services, session)
+
+
+@router.get("/sessions/{session_id}/report")
+async def session_report(session: OwnedSessionDep, services: ServicesDep) -> dict[str, Any]:
+    stored = await services.store.get_report(session.id)
+    if stored is None:
+        raise HTTPException(404, "no report yet: end the session first "
+                                 "(session_end, or POST /sessions/{id}/end)")
+    return stored[0]
+
+
+@router.get("/sessions/{session_id}/report.html", response_class=HTMLResponse)
+async def session_report_html(session: OwnedSessionDep, services: ServicesDep) -> HTMLResponse:
+    stored = await services.store.get_report(session.id)
+    if stored is None:
+        raise HTTPException(404, "no report yet: end the session first")
+    return HTMLResponse(stored[1])
 
 
 @router.get("/metrics", response_class=Response)

@@ -21,6 +21,7 @@ from gateway.counterpart import Counterpart, RapportChange, TurnPlan
 from gateway.llm import ChatMessage, LLMError, LLMRequest, with_idle_timeout
 from gateway.outbox import Outbox
 from gateway.privacy import preview
+from gateway.reports import generate_report, speech_record, turn_feedback
 from gateway.services import Services
 from gateway.speech import ReplySpeaker
 from gateway.storage import SessionRecord, TurnRecord
@@ -55,6 +56,7 @@ class _Reply:
     storing: asyncio.Task[TurnRecord]
     parts: list[str] = field(default_factory=list)
     speaker: ReplySpeaker | None = None
+    feedback: asyncio.Task[p.FeedbackEvent | None] | None = None
     delivered: bool = False  # all text sent and all speech played out
 
     @property
@@ -87,6 +89,7 @@ class Conversation:
         self._voice: VoiceInput | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._cancel_reason = "cancelled"
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def session_id(self) -> str:
@@ -115,6 +118,8 @@ class Conversation:
             await self.interrupt("interrupted")
         elif isinstance(message, p.SessionStart):
             await self._on_session_start(message.data)
+        elif isinstance(message, p.SessionEnd):
+            await self.end()
         elif isinstance(message, p.AudioConfig):
             try:
                 self._voice_input().configure(message.data.sample_rate)
@@ -146,6 +151,20 @@ class Conversation:
         await self.outbox.send(p.SessionStarted(data=p.SessionStartedData(
             session_id=self.session_id, scenario=scenario.id, language=record.language,
             opening_line=self.counterpart.opening_line(scenario), rapport=rapport)))
+
+    async def end(self) -> None:
+        """Close and score the session; the report goes to the client and is stored."""
+        await self.interrupt("session_end")
+        await self._settle_background()
+        record = await self.services.store.get_session(self.session_id)
+        assert record is not None
+        report = await generate_report(self.services, record)
+        self.counterpart.status = "ended"
+        await self.outbox.send(p.SessionReportEvent(data=report))
+
+    async def _settle_background(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def handle_binary_frame(self, data: bytes) -> None:
         try:
@@ -201,6 +220,8 @@ class Conversation:
             raise TurnRejected("message_too_long",
                                f"the message is {len(message)} characters long; "
                                f"the limit is {limit}")
+        if self.counterpart.status == "ended":
+            raise TurnRejected("session_ended", "this session has ended; start a new one")
         if self.counterpart.on_hold and assess_risk(message) is None:
             raise TurnRejected("session_on_hold",
                                "the counterpart ended this conversation when rapport reached 0; "
@@ -234,6 +255,7 @@ class Conversation:
         if self._voice is not None:
             await self._voice.aclose()
         await self.interrupt("disconnected")
+        await self._settle_background()
 
     # ------------------------------------------------------------ the reply
 
@@ -283,6 +305,7 @@ class Conversation:
         # The turn is written while the history is read: the commit is off the path to the
         # first token, and awaited before the reply starts.
         reply = _Reply(asyncio.create_task(self._store_turn(turn)))
+        reply.feedback = asyncio.create_task(self._feedback(turn, reply.storing))
         try:
             await self._generate(turn, reply)
         except asyncio.CancelledError:
@@ -291,6 +314,8 @@ class Conversation:
         except Exception:
             log.exception("session %s: the turn failed inside the gateway", self.session_id)
             reply.storing.cancel()
+            if reply.feedback is not None:
+                reply.feedback.cancel()
             if reply.speaker is not None:
                 await reply.speaker.cancel()
             await self._turn_error("internal_error",
@@ -320,6 +345,7 @@ class Conversation:
                 await reply.speaker.cancel()
             await self._finish(record, turn, reply.text, "llm_error")
             await self._turn_error("llm_error", str(error))
+            await self._send_feedback(reply.feedback)
             return
         change = await self.counterpart.conclude(plan, tags.delta if tags else None)
         if change is not None and change.closing_line:
@@ -344,6 +370,7 @@ class Conversation:
                 value=change.value, stage=change.stage, change=change.change,
                 on_hold=change.on_hold)))
         await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
+        await self._send_feedback(reply.feedback)  # right after its ai_stream_complete
         if reply.speaker is not None:
             await reply.speaker.finish()
         reply.delivered = True
@@ -363,8 +390,39 @@ class Conversation:
         await self._emit(reply, safety_reply(self.record.language))
         await self._deliver(record, turn, reply, None)
 
+    async def _send_feedback(self, task: asyncio.Task[p.FeedbackEvent | None] | None) -> None:
+        """Send a turn's feedback once it is ready (a cancellation of ours does not stop it)."""
+        if task is not None and (event := await asyncio.shield(task)) is not None:
+            await self.outbox.send(event)
+
+    async def _feedback(self, turn: TurnInput,
+                        storing: asyncio.Task[TurnRecord]) -> p.FeedbackEvent | None:
+        """How the user's turn came across, stored with the turn; sent after the reply."""
+        speech = None
+        if turn.voice is not None:
+            transcript = turn.voice.transcript
+            speech = speech_record(
+                [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                  "probability": w.probability} for w in transcript.words],
+                list(turn.voice.voiced), transcript.language)
+        try:
+            scenario, _ = await self.counterpart.catalog.scenario(self.counterpart.scenario_id)
+            result = await turn_feedback(scenario, turn.message, self.record.language, speech)
+            record = await asyncio.shield(storing)
+        except (asyncio.CancelledError, CatalogError):
+            return None
+        except Exception:
+            log.exception("session %s: feedback failed", self.session_id)
+            return None
+        await self.services.store.save_feedback(record.id, speech=speech, feedback=result)
+        return p.FeedbackEvent(data=p.FeedbackData(turn=record.seq, **result))
+
     async def _on_cancelled(self, turn: TurnInput, reply: _Reply) -> None:
         """Store the reply cut to what the user got: the text sent, or the speech heard."""
+        if reply.feedback is not None and not reply.delivered:
+            later = asyncio.create_task(self._send_feedback(reply.feedback))
+            self._background.add(later)
+            later.add_done_callback(self._background.discard)
         if reply.delivered:
             return
         text = reply.text

@@ -64,6 +64,7 @@ class VoiceTurn:
     endpoint_at: float           # perf_counter() when the end of turn was confirmed
     transcript_at: float
     speculative_hit: bool
+    voiced: tuple[tuple[int, int], ...] = ()  # VAD voiced stretches, stream ms
 
 
 class VoiceInput:
@@ -190,7 +191,7 @@ class VoiceInput:
                                   probability=w.probability) for w in transcript.words],
                 language=transcript.language, stt_ms=transcript.stt_ms, speculative=hit)))
             await self._on_turn(VoiceTurn(transcript, self._arrival_of(event.end_ms),
-                                          endpoint_at, transcript_at, hit))
+                                          endpoint_at, transcript_at, hit, event.voiced))
 
     async def aclose(self) -> None:
         self._drop_speculation()

@@ -71,13 +71,30 @@ async def next_event(ws: ClientConnection, timeout: float = 60) -> dict[str, Any
 
 
 async def collect_reply(ws: ClientConnection, timeout: float = 60) -> list[dict[str, Any]]:
-    """Events up to and including `ai_stream_complete` or `ai_stream_error`."""
+    """Events up to and including `ai_stream_complete` or `ai_stream_error`; for a turn
+    that was accepted (it began), the `feedback` event that follows is read too but
+    returned apart (see `last_feedback`)."""
     events = []
     while True:
         event = await next_event(ws, timeout)
         events.append(event)
         if event["type"] in ("ai_stream_complete", "ai_stream_error"):
-            return events
+            break
+    if any(e["type"] == "ai_stream_begin" for e in events):
+        while True:
+            event = await next_event(ws, timeout)
+            if event["type"] == "feedback":
+                FEEDBACK[id(ws)] = event["data"]
+                break
+            events.append(event)
+    return events
+
+
+FEEDBACK: dict[int, dict[str, Any]] = {}
+
+
+def last_feedback(ws: ClientConnection) -> dict[str, Any]:
+    return FEEDBACK[id(ws)]
 
 
 def reply_text(events: list[dict[str, Any]]) -> str:

@@ -253,3 +253,20 @@ async def test_missing_stt_is_reported_not_a_crash(gateway) -> None:
         await send(ws, "request_ai_response", message="typing instead")
         await log.wait_for("ai_stream_complete")
         await log.close()
+
+
+async def test_voice_turns_get_timed_feedback(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Okay."])
+    audio = np.concatenate([load_wav("piper_en_3.wav"), silence(1.0)])
+    sid, log = await talk(base, audio, wait_for="feedback",
+                          config={"sample_rate": 16000, "speak_replies": False})
+    feedback = log.of_type("feedback")[0]["data"]
+    assert feedback["scores"]["pace"] is not None and feedback["scores"]["pauses"] is not None
+    fillers = feedback["highlights"]["fillers"]
+    assert {"uh", "like", "um"} <= {f["text"] for f in fillers}
+    assert all(f["start_ms"] is not None for f in fillers if f["kind"] != "acoustic")
+    pace = feedback["metrics"]["pace"]
+    assert 100 < pace["articulation_rate"] < 260 and pace["unit"] == "wpm"
+    turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
+    assert turn["feedback"]["scores"] == feedback["scores"]

@@ -47,6 +47,8 @@ class TurnRecord:
     created_at: datetime
     completed_at: datetime | None
     timings: dict[str, Any]
+    speech: dict[str, Any] | None = None
+    feedback: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The turn as the HTTP API shows it."""
@@ -62,6 +64,7 @@ class TurnRecord:
             "created_at": _iso(self.created_at),
             "completed_at": _iso(self.completed_at),
             "timings": self.timings,
+            "feedback": self.feedback,
         }
 
 
@@ -76,7 +79,7 @@ def _iso(value: datetime | None) -> str | None:
 
 _TURN_COLUMNS = (
     "id, session_id, seq, user_message, ai_reply, emotion, source, status, end_reason,"
-    " client_timestamp, created_at, completed_at, timings"
+    " client_timestamp, created_at, completed_at, timings, speech, feedback"
 )
 _SESSION_COLUMNS = ("id, owner, scenario, language, emotion, turn_count, created_at, ended_at,"
                    " rapport, beat_index, beat_followed_up, status, flagged_for_human, flag_reason")
@@ -143,6 +146,27 @@ class Store:
         await self.pool.execute(
             "UPDATE sessions SET flagged_for_human = true, flag_reason = $2,"
             " flagged_at = coalesce(flagged_at, now()) WHERE id = $1", session_id, reason)
+
+    async def save_feedback(self, turn_id: int, *, speech: dict[str, Any] | None,
+                            feedback: dict[str, Any]) -> None:
+        await self.pool.execute("UPDATE turns SET speech = $2, feedback = $3 WHERE id = $1",
+                                turn_id, speech, feedback)
+
+    async def end_session(self, session_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE sessions SET ended_at = coalesce(ended_at, now()), status = 'ended'"
+            " WHERE id = $1", session_id)
+
+    async def save_report(self, session_id: str, report: dict[str, Any], html: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO session_reports (session_id, report, html) VALUES ($1, $2, $3)"
+            " ON CONFLICT (session_id) DO UPDATE SET report = $2, html = $3, created_at = now()",
+            session_id, report, html)
+
+    async def get_report(self, session_id: str) -> tuple[dict[str, Any], str] | None:
+        row = await self.pool.fetchrow(
+            "SELECT report, html FROM session_reports WHERE session_id = $1", session_id)
+        return (row["report"], row["html"]) if row else None
 
     # Operators' catalog edits: one JSON definition per id.
 

@@ -1,0 +1,101 @@
+"""The report as one self-contained HTML page: inline CSS and SVG, no external assets."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+LABELS = {
+    "en": {"title": "Session report", "overall": "Overall", "fillers": "Filler words",
+           "pace": "Pace", "pauses": "Pauses", "clarity": "Clarity", "politeness": "Politeness",
+           "tips": "What to try next", "transcript": "Transcript", "pace_chart": "Pace over time",
+           "by_word": "Filler words by word", "you": "You", "reply": "Counterpart",
+           "summary": "Summary", "legend": "highlighted: filler words; ⏸ long pause",
+           "none": "No filler words.", "no_pace": "Pace is measured on spoken turns."},
+    "ko": {"title": "세션 리포트", "overall": "종합", "fillers": "군말", "pace": "말 빠르기",
+           "pauses": "쉼", "clarity": "명료성", "politeness": "공손함", "tips": "다음에 해 볼 것",
+           "transcript": "대화 기록", "pace_chart": "시간에 따른 말 빠르기",
+           "by_word": "군말 종류별 횟수", "you": "나", "reply": "상대", "summary": "요약",
+           "legend": "강조: 군말, ⏸ 긴 쉼", "none": "군말이 없었어요.",
+           "no_pace": "말 빠르기는 음성으로 말한 차례에서 잽니다."},
+}
+_CSS = """
+body{font-family:system-ui,-apple-system,'Noto Sans KR',sans-serif;margin:0;padding:1.5rem;
+color:#1f2933;background:#f7f8fa;line-height:1.5}main{max-width:860px;margin:auto}
+h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem}
+.scores{display:flex;flex-wrap:wrap;gap:.75rem}.card{background:#fff;border-radius:10px;
+padding:.75rem 1rem;box-shadow:0 1px 3px #0002;min-width:110px}.card b{display:block;font-size:1.6rem}
+.tips li{margin:.4rem 0}mark{background:#ffe08a;border-radius:3px}.pause{color:#c2410c}
+.turn{background:#fff;border-radius:10px;padding:.6rem 1rem;margin:.5rem 0}.who{font-weight:600}
+.reply{color:#52606d}svg{background:#fff;border-radius:10px;max-width:100%}
+table{border-collapse:collapse}td{padding:.2rem .8rem .2rem 0}
+"""
+
+
+def _pace_svg(pace: dict[str, Any]) -> str:
+    windows = pace["windows"]
+    width, height, pad = 640, 220, 36
+    rates = [w["rate"] for w in windows] + [pace["norm"] + 2 * pace["norm_sd"]]
+    top = max(rates) * 1.1
+    end = max(w["start_ms"] for w in windows) or 1
+
+    def x(ms: float) -> float:
+        return pad + (width - 2 * pad) * (ms / end if len(windows) > 1 else 0.5)
+
+    def y(rate: float) -> float:
+        return height - pad - (height - 2 * pad) * rate / top
+
+    band_top, band_bottom = y(pace["norm"] + pace["norm_sd"]), y(pace["norm"] - pace["norm_sd"])
+    band = (f'<rect x="{pad}" y="{band_top:.1f}" width="{width - 2 * pad}" '
+            f'height="{band_bottom - band_top:.1f}" fill="#d1fae5"/>')
+    points = " ".join(f"{x(w['start_ms']):.1f},{y(w['rate']):.1f}" for w in windows)
+    dots = "".join(f'<circle cx="{x(w["start_ms"]):.1f}" cy="{y(w["rate"]):.1f}" r="4" fill="#2563eb"/>'
+                   for w in windows)
+    return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="pace">{band}'
+            f'<polyline points="{points}" fill="none" stroke="#2563eb" stroke-width="2"/>{dots}'
+            f'<text x="{pad}" y="{pad - 10}" font-size="12">{escape(pace["unit"])} '
+            f'(norm {pace["norm"]} ± {pace["norm_sd"]})</text></svg>')
+
+
+def _transcript(turns: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    parts = []
+    for turn in turns:
+        words = []
+        for word in turn["words"]:
+            text = escape(word["text"])
+            words.append(f"<mark>{text}</mark>" if word["filler"] else text)
+            if word["long_pause_after"]:
+                words.append('<span class="pause">⏸</span>')
+        parts.append(f'<div class="turn"><div><span class="who">{labels["you"]}:</span> '
+                     f'{" ".join(words)}</div><div class="reply"><span class="who">'
+                     f'{labels["reply"]}:</span> {escape(turn["reply"])}</div></div>')
+    return "".join(parts)
+
+
+def render_html(report: dict[str, Any], title: str = "") -> str:
+    labels = LABELS["en" if report["language"] == "en" else "ko"]
+    overall = report["overall"] if report["overall"] is not None else "–"
+    cards = [f'<div class="card">{labels["overall"]}<b>{overall}</b></div>']
+    for name, score in report["scores"].items():
+        if score is not None:
+            cards.append(f'<div class="card">{labels[name]}<b>{score}</b></div>')
+    tips = "".join(f"<li><b>{labels[k]}</b>: {escape(v)}</li>" for k, v in report["tips"].items())
+    by_word = report["fillers"]["by_word"]
+    filler_rows = "".join(f"<tr><td>{escape(word)}</td><td>{count}</td></tr>"
+                          for word, count in by_word.items()) or f"<tr><td>{labels['none']}</td></tr>"
+    pace = report.get("pace")
+    chart = _pace_svg(pace) if pace and pace["windows"] else f"<p>{labels['no_pace']}</p>"
+    summary = (f"<h2>{labels['summary']}</h2><p>{escape(report['summary'])}</p>"
+               if report.get("summary") else "")
+    heading = escape(title or labels["title"])
+    return f"""<!doctype html>
+<html lang="{report['language']}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{heading}</title><style>{_CSS}</style></head>
+<body><main><h1>{heading}</h1>
+<div class="scores">{''.join(cards)}</div>{summary}
+<h2>{labels['tips']}</h2><ul class="tips">{tips}</ul>
+<h2>{labels['pace_chart']}</h2>{chart}
+<h2>{labels['by_word']}</h2><table>{filler_rows}</table>
+<h2>{labels['transcript']}</h2><p>{labels['legend']}</p>{_transcript(report['transcript'], labels)}
+</main></body></html>"""

@@ -1,0 +1,116 @@
+"""Feedback in the gateway: live after each turn, and the report when a session ends.
+
+The feedback library is pure; here its inputs are built from stored turns (words with
+times and VAD stretches for voice, plain text otherwise) and its work runs in a worker
+thread. A report is a function of what is stored, so regenerating it gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from feedback.analyze import analyze_turn
+from feedback.report import ReportTurn, build_report
+from feedback.report_html import render_html
+from feedback.types import Expectations, Language, Span, Turn, Word
+from gateway.catalog import CatalogError, LiveCatalog
+from gateway.llm import ChatMessage, LLMRequest, with_idle_timeout
+from gateway.services import Services
+from gateway.storage import SessionRecord, TurnRecord
+from scenarios.models import Scenario
+
+log = logging.getLogger(__name__)
+
+SUMMARY_TIMEOUT_S = 20.0
+_HEDGES_MATTER = {"job_interview", "manager_report"}
+
+
+def expectations(scenario: Scenario) -> Expectations:
+    weights = scenario.feedback_weights
+    return Expectations(
+        register_ko=tuple(scenario.expected_register.ko),
+        register_en=scenario.expected_register.en,
+        weights={"fillers": weights.fillers, "pace": weights.pace, "pauses": weights.pauses,
+                 "clarity": weights.clarity, "politeness": weights.politeness},
+        penalize_pauses=weights.penalize_pauses,
+        hedges_matter=scenario.id in _HEDGES_MATTER or "report" in scenario.id,
+    )
+
+
+def speech_record(words: list[dict[str, Any]], voiced: list[tuple[int, int]],
+                  language: str | None) -> dict[str, Any]:
+    """What a voice turn's feedback is computed from, as stored with the turn."""
+    return {"words": words, "voiced": [list(v) for v in voiced], "language": language}
+
+
+def feedback_turn(message: str, language: str, speech: dict[str, Any] | None) -> Turn:
+    lang: Language = "en" if language == "en" else "ko"
+    if not speech or not speech.get("words"):
+        return Turn.from_text(message, lang)
+    words = tuple(Word(w["word"], w["start_ms"], w["end_ms"], w.get("probability"))
+                  for w in speech["words"])
+    voiced = tuple(Span(a, b) for a, b in speech.get("voiced", ()))
+    return Turn(words, lang, voiced, "voice")
+
+
+def session_language(record: SessionRecord, turns: list[TurnRecord]) -> str:
+    if record.language in ("ko", "en"):
+        return record.language
+    detected = [t.speech.get("language") for t in turns if t.speech]
+    return "en" if detected and detected[-1] == "en" else "ko"
+
+
+async def turn_feedback(scenario: Scenario, message: str, language: str,
+                        speech: dict[str, Any] | None) -> dict[str, Any]:
+    turn = feedback_turn(message, language, speech)
+    result = await asyncio.to_thread(analyze_turn, turn, expectations(scenario))
+    return result.as_json()
+
+
+async def generate_report(services: Services, record: SessionRecord) -> dict[str, Any]:
+    """Close the session, build its report (and a summary from a real model), store both."""
+    await services.store.end_session(record.id)
+    turns = [t for t in await services.store.all_turns(record.id) if t.user_message]
+    catalog = LiveCatalog(services.store)
+    try:
+        scenario, _ = await catalog.scenario(record.scenario)
+    except CatalogError:
+        scenario, _ = await catalog.scenario("counseling")
+    language = session_language(record, turns)
+    inputs = [ReportTurn(t.seq, feedback_turn(t.user_message, language, t.speech), t.ai_reply)
+              for t in turns]
+    report = await asyncio.to_thread(build_report, inputs, expectations(scenario), language)
+    report.update(session_id=record.id, scenario=scenario.id,
+                  scenario_title=scenario.title.in_(language))
+    summary = await _summary(services, report, language)
+    if summary:
+        report["summary"] = summary
+    html = await asyncio.to_thread(render_html, report, report["scenario_title"])
+    await services.store.save_report(record.id, report, html)
+    log.info("session %s ended: %d turns, overall %s", record.id, len(turns), report["overall"])
+    return report
+
+
+async def _summary(services: Services, report: dict[str, Any], language: str) -> str | None:
+    """A short written summary, only from a real language model."""
+    if not services.llm.is_language_model or not report["turns"]:
+        return None
+    figures = {k: report[k] for k in ("scores", "overall", "fillers", "pace", "pauses")}
+    instruction = (
+        "You are a supportive speaking coach. In 2-3 sentences, summarise how the user came "
+        "across in this practice session, using only the figures given. Name one strength "
+        "and one concrete thing to try next. Never judge the person. Plain text, no lists. "
+        f"Write in {'English' if language == 'en' else 'Korean'}.")
+    request = LLMRequest(system=instruction, messages=[ChatMessage("user", str(figures))],
+                         language=language)
+    parts: list[str] = []
+    try:
+        async with asyncio.timeout(SUMMARY_TIMEOUT_S):
+            async for delta in with_idle_timeout(services.llm.stream(request), SUMMARY_TIMEOUT_S):
+                parts.append(delta)
+    except Exception as error:  # a report never fails for want of a summary
+        log.warning("report summary skipped: %s", type(error).__name__)
+        return None
+    return "".join(parts).strip() or None

@@ -1,0 +1,248 @@
+"""feedback/ as a library: fillers, pace, pauses, clarity, politeness, scores, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio import models
+from audio.stt import FILLER_PROMPT, STTOptions, WhisperSTT
+from audio.vad import SpeechStopped, TurnDetector
+from feedback import scores
+from feedback.analyze import analyze_turn
+from feedback.fillers import detect_fillers
+from feedback.pace import measure_pace, units_in
+from feedback.politeness import english_politeness, speech_level
+from feedback.report import ReportTurn, build_report
+from feedback.report_html import render_html
+from feedback.types import Expectations, Span, Turn, Word
+from tests.audio_support import load_wav, references, silence
+
+COUNSELING = Expectations(register_ko=("haeyo", "hasipsio", "hae"), penalize_pauses=False,
+                          weights={"fillers": 0.5, "pace": 0.5, "pauses": 0.0, "clarity": 0.5,
+                                   "politeness": 0.0})
+INTERVIEW = Expectations(register_ko=("hasipsio", "haeyo"), register_en="formal", hedges_matter=True)
+
+
+def fillers_in(text: str, language: str = "en") -> list[str]:
+    return [f.text for f in detect_fillers(Turn.from_text(text, language)).fillers]
+
+
+def test_fillers_in_the_reference_texts() -> None:
+    refs = references()
+    assert fillers_in(refs["piper_en_1.wav"]) == ["um", "so", "uh"]
+    assert fillers_in(refs["piper_en_2.wav"]) == ["like", "you know"]
+    assert fillers_in(refs["piper_en_3.wav"]) == ["uh", "basically", "like", "um"]
+    assert fillers_in(refs["espeak_ko_1.wav"], "ko") == ["음", "그러니까"]
+    assert fillers_in(refs["espeak_ko_2.wav"], "ko") == ["어", "그러니까", "음"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I like pizza and I really like my team.", []),
+    ("It looks like rain, you know that feeling?", []),
+    ("You know what I mean about the plan.", []),
+    ("Uh-huh. Mhm, that makes sense.", []),
+    ("네, 예. 맞아요.", []),
+    ("그 사람이 저한테 말했어요.", []),
+    ("저… 그게… 좀 어려웠어요.", ["저", "좀"]),
+])
+def test_content_words_and_backchannels_are_not_fillers(text: str, expected: list[str]) -> None:
+    language = "ko" if re.search(r"[가-힣]", text) else "en"
+    assert fillers_in(text, language) == expected
+
+
+def test_filler_rate_and_clusters() -> None:
+    words = tuple(Word(w, i * 500, i * 500 + 300, 0.9) for i, w in
+                  enumerate("um, so I uh think, um, like we shipped it on time".split()))
+    report = detect_fillers(Turn(words, "en", source="voice"))
+    assert report.words == 12 and report.per_100 == pytest.approx(5 / 12 * 100, abs=0.01)
+    assert report.by_word == {"um": 2, "so": 1, "uh": 1, "like": 1}
+    assert len(report.clusters) == 1
+
+
+def test_a_voiced_stretch_without_words_is_a_probable_filler() -> None:
+    words = (Word("I", 0, 200, 0.9), Word("think", 900, 1300, 0.9))
+    turn = Turn(words, "en", voiced=(Span(0, 1300),), source="voice")
+    [acoustic] = [f for f in detect_fillers(turn).fillers if f.kind == "acoustic"]
+    assert (acoustic.start_ms, acoustic.end_ms, acoustic.confidence) == (200, 900, 0.4)
+
+
+@pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
+                                             (8, 0), (12, 0)])
+def test_filler_score_formula(rate: float, score: int) -> None:
+    from feedback.fillers import FillerReport
+
+    assert scores.filler_score(FillerReport((), 100, rate, {}, ())) == score
+
+
+def timed(text: str, *, start: int = 0, word_ms: int = 300, gap_ms: int = 100,
+          language: str = "en") -> Turn:
+    words, voiced, t = [], [], start
+    for token in text.split():
+        words.append(Word(token, t, t + word_ms, 0.9))
+        voiced.append(Span(t, t + word_ms))
+        t += word_ms + gap_ms
+    return Turn(tuple(words), language, tuple(voiced), "voice")  # type: ignore[arg-type]
+
+
+def test_pace_speech_and_articulation_rates() -> None:
+    turn = timed(" ".join(["word"] * 30))  # 30 words: 300 ms each, 100 ms apart
+    pace = measure_pace(turn)
+    assert pace is not None
+    assert pace.articulation_rate == pytest.approx(30 / 9.0 * 60, rel=1e-3)  # voiced 9 s
+    assert pace.speech_rate == pytest.approx(30 / 11.9 * 60, rel=1e-3)
+    assert [w.start_ms for w in pace.windows] == [0]
+    korean = measure_pace(timed("안녕하세요 반갑습니다", word_ms=1000, language="ko"))
+    assert korean is not None and korean.articulation_rate == pytest.approx(5.0)  # 10 syllables, 2 s
+    assert measure_pace(Turn.from_text("typed words only", "en")) is None
+
+
+def test_counseling_never_penalises_long_silences() -> None:
+    steady = timed("I have been feeling tired and I do not know why it keeps happening")
+    halting = Turn(tuple(Word(w.text, (w.start_ms or 0) + i * 2500, (w.end_ms or 0) + i * 2500,
+                              w.probability) for i, w in enumerate(steady.words)),
+                   "en", tuple(Span(s.start_ms + i * 2500, s.end_ms + i * 2500)
+                               for i, s in enumerate(steady.voiced)), "voice")
+    calm, slow = analyze_turn(steady, COUNSELING), analyze_turn(halting, COUNSELING)
+    assert slow.pauses is not None and len(slow.pauses.long_pauses) == 13
+    assert slow.scores["pauses"] == calm.scores["pauses"] == 100
+    assert slow.scores["pace"] == calm.scores["pace"]
+    assert slow.overall == calm.overall
+    interview = analyze_turn(halting, INTERVIEW)
+    assert interview.scores["pauses"] == 0  # the same silences do count in an interview
+
+
+def test_clarity_evidence() -> None:
+    turn = Turn((Word("I,", 0, 100, 0.9), Word("I", 100, 200, 0.9), Word("think", 200, 400, 0.3),
+                 Word("we", 400, 500, 0.9), Word("went-", 500, 700, 0.9), Word("we", 700, 800, 0.9),
+                 Word("decided", 800, 1200, 0.95), Word("maybe.", 1200, 1500, 0.9)), "en",
+                source="voice")
+    clarity = analyze_turn(turn, INTERVIEW).clarity
+    assert clarity.repetitions == (1,) and clarity.restarts == (4,)
+    assert clarity.low_confidence_words == (2,) and clarity.hedges == ("maybe",)
+
+
+KOREAN_LEVELS = {
+    "hasipsio": ["감사합니다.", "회의는 세 시에 시작합니다.", "보고서를 제출했습니다.", "질문이 있습니까?",
+                 "잠시만 기다려 주십시오.", "제가 맡겠습니다.", "내일 다시 연락드리겠습니다.",
+                 "일정이 2주 지연되었습니다.", "어떻게 생각하십니까?", "함께 해결합시다."],
+    "haeyo": ["감사해요.", "회의는 세 시에 시작해요.", "보고서를 냈어요.", "질문 있어요?",
+              "잠깐만 기다려 주세요.", "제가 할게요.", "그렇죠?", "좋네요.", "어디 가세요?",
+              "내일 다시 연락드릴게요."],
+    "hae": ["고마워.", "회의는 세 시에 시작해.", "보고서 냈어.", "질문 있어?", "잠깐만 기다려 줘.",
+            "내가 할게.", "그렇지?", "좋네.", "어디 가?", "미안해."],
+    "haera": ["고맙다.", "회의는 세 시에 시작한다.", "보고서를 냈다.", "질문 있냐?", "잠깐 기다려라.",
+              "내가 하겠다.", "같이 가자.", "어디 가니?", "빨리 먹어라.", "이것은 책이다."],
+}
+
+
+@pytest.mark.parametrize("level", list(KOREAN_LEVELS))
+def test_korean_speech_levels(level: str) -> None:
+    for sentence in KOREAN_LEVELS[level]:
+        assert speech_level(sentence) == level, sentence
+
+
+def test_korean_register_and_switches() -> None:
+    polite = analyze_turn(Turn.from_text("안녕하십니까. 저는 김하늘입니다. 잘 부탁드려요.", "ko"), INTERVIEW)
+    mixed = analyze_turn(Turn.from_text("안녕하십니까. 나는 개발자야. 잘 부탁해요.", "ko"), INTERVIEW)
+    assert polite.scores["politeness"] == 100
+    assert mixed.politeness.switches == 2  # type: ignore[union-attr]
+    assert mixed.scores["politeness"] is not None and mixed.scores["politeness"] < 50
+    assert "저는" in polite.politeness.honorific_markers  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("polite", "rude"), [
+    ("Could you please send me the report when you have a moment? Thanks!",
+     "Send me the report."),
+    ("Sorry to bother you, but I think we might need more time.", "Why is this late?"),
+    ("Hi, would you mind checking the numbers with us?", "You need to check the numbers."),
+    ("Thank you for your patience, we appreciate it.", "This is a damn mess, fix it."),
+    ("Maybe we could look at the plan together?", "Please just answer the question."),
+])
+def test_english_politeness_orders_request_pairs(polite: str, rude: str) -> None:
+    assert (scores.english_politeness_score(english_politeness(polite))
+            > scores.english_politeness_score(english_politeness(rude)))
+
+
+def test_known_fillers_survive_the_real_stt(models_dir: Path) -> None:
+    """At least 6 of the 7 fillers in piper_en_1..3 come through Whisper (filler prompt on)."""
+    known = {1: ["um", "uh"], 2: ["like", "you know"], 3: ["uh", "like", "um"]}
+    stt = WhisperSTT({"en": models.whisper_tiny_en()},
+                     options=STTOptions(initial_prompt=FILLER_PROMPT))
+
+    async def found() -> int:
+        hits = 0
+        for clip, expected in known.items():
+            transcript = await stt.transcribe(load_wav(f"piper_en_{clip}.wav"), language="en")
+            words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
+            detected = [f.text for f in detect_fillers(Turn(words, "en", source="voice")).fillers]
+            hits += sum(min(expected.count(f), detected.count(f)) for f in set(expected))
+        return hits
+
+    assert asyncio.run(found()) >= 6
+
+
+def test_pace_matches_the_reference_text_within_10_percent() -> None:
+    """Articulation rate from the real STT vs reference word count over the VAD voiced time."""
+    refs = references()
+    stt = WhisperSTT({"en": models.whisper_tiny_en()},
+                     options=STTOptions(initial_prompt=FILLER_PROMPT))
+
+    async def rates() -> tuple[float, float]:
+        audio = np.concatenate([load_wav("piper_en_2.wav"), silence(1.0)])
+        detector = TurnDetector()
+        stops = [e for f in audio[: len(audio) // 320 * 320].reshape(-1, 320)
+                 for e in detector.push(f) if isinstance(e, SpeechStopped)]
+        [stop] = stops
+        voiced = tuple(Span(a, b) for a, b in stop.voiced)
+        transcript = await stt.transcribe(stop.audio, language="en", offset_ms=stop.audio_start_ms)
+        words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
+        pace = measure_pace(Turn(words, "en", voiced, "voice"))
+        assert pace is not None and pace.articulation_rate is not None
+        voiced_s = sum(s.ms for s in voiced) / 1000
+        return pace.articulation_rate, units_in(refs["piper_en_2.wav"], "en") / voiced_s * 60
+
+    measured, expected = asyncio.run(rates())
+    assert abs(measured - expected) / expected <= 0.10
+
+
+def three_turn_report(language: str = "en") -> dict:
+    turns = [ReportTurn(1, timed("Um so I think my biggest strength is staying calm"), "Thanks."),
+             ReportTurn(2, timed("Like in my last job we had a really tight deadline",
+                                 start=30_000), "Go on."),
+             ReportTurn(3, Turn.from_text("Could you tell me more about the team? Thank you.",
+                                          "en"), "Sure.")]
+    return build_report(turns, INTERVIEW, language)
+
+
+def test_report_aggregates_and_is_deterministic() -> None:
+    first, second = three_turn_report(), three_turn_report()
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert first["turns"] == 3 and first["fillers"]["by_word"] == {"um": 1, "like": 1}
+    assert [w["start_ms"] for w in first["pace"]["windows"]] == [0, 30_000]
+    assert set(first["tips"]) == {"fillers", "pace", "pauses", "clarity", "politeness"}
+    assert first["transcript"][0]["words"][0] == {"text": "Um", "filler": True,
+                                                  "low_confidence": False,
+                                                  "long_pause_after": False, "start_ms": 0}
+
+
+def test_report_html_is_self_contained_and_escaped() -> None:
+    report = three_turn_report()
+    report["transcript"][2]["reply"] = "<script>alert(1)</script>"
+    html = render_html(report, "Job interview")
+    assert html.startswith("<!doctype html>") and "<svg" in html and "<mark>Um</mark>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert not re.search(r"(src|href)=[\"']?https?:", html)
+
+
+def test_metrics_for_one_utterance_are_fast_enough_to_run_per_turn() -> None:
+    turn = timed(" ".join(["um", "so", "I", "think", "like", "we", "shipped"] * 6))
+    started = time.perf_counter()
+    analyze_turn(turn, INTERVIEW)
+    assert time.perf_counter() - started < 1.0  # generous: the benchmark holds the real figure
