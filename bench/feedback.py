@@ -1,0 +1,69 @@
+"""Feedback speed: metrics for one utterance, and the report of a 30-minute session.
+
+Prints JSON with p50/p95 of `analyze_turn` on a realistic 6 s English and Korean voice
+turn, and the time to build (and render) the report of 300 such turns.
+
+    python bench/feedback.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from feedback.analyze import analyze_turn
+from feedback.report import ReportTurn, build_report
+from feedback.report_html import render_html
+from feedback.types import Expectations, Span, Turn, Word
+
+EN = ("Um, so I think my biggest strength is, uh, probably staying calm when things get "
+      "stressful. Like, in my last job we had this, you know, really tight deadline.")
+KO = ("음, 저는 그러니까 팀 안에서 소통하는 것을 제일 중요하게 생각합니다. 어, 지난 프로젝트에서는 "
+      "일정이 많이 촉박했는데, 그래도 끝까지 잘 마무리했습니다.")
+EXPECT = Expectations(hedges_matter=True)
+
+
+def voice_turn(text: str, language: str, start_ms: int = 0) -> Turn:
+    words, voiced, t = [], [], start_ms
+    for i, token in enumerate(text.split()):
+        words.append(Word(token, t, t + 260, 0.6 + (i % 4) / 10))
+        voiced.append(Span(t, t + 260))
+        t += 260 + (700 if i % 9 == 8 else 60)
+    return Turn(tuple(words), language, tuple(voiced), "voice")  # type: ignore[arg-type]
+
+
+def timings(fn, repeat: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    values = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        values.append((time.perf_counter() - started) * 1000)
+    values.sort()
+    return {"p50": round(statistics.median(values), 3),
+            "p95": round(values[int(0.95 * len(values))], 3)}
+
+
+def main() -> None:
+    en, ko = voice_turn(EN, "en"), voice_turn(KO, "ko")
+    session = [ReportTurn(i, voice_turn(EN, "en", start_ms=i * 6000), "Thanks, go on.")
+               for i in range(300)]
+    result = {
+        "benchmark": "feedback",
+        "utterance_words": {"en": len(en.words), "ko": len(ko.words)},
+        "metrics_per_utterance_ms": {"en": timings(lambda: analyze_turn(en, EXPECT), 500),
+                                     "ko": timings(lambda: analyze_turn(ko, EXPECT), 500)},
+        "report_300_turns_ms": timings(lambda: build_report(session, EXPECT, "en"), 10),
+        "report_300_turns_with_html_ms": timings(
+            lambda: render_html(build_report(session, EXPECT, "en")), 10),
+        "targets": {"metrics_per_utterance_ms": 5, "report_300_turns_ms": 200},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
