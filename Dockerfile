@@ -2,9 +2,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PARLEY_HOST=0.0.0.0 PARLEY_DATA_DIR=/data
-RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 10001 parley && mkdir /data && chown parley /data
+RUN useradd --create-home --uid 10001 parley && mkdir /data && chown parley /data
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

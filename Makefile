@@ -22,12 +22,15 @@ run: $(VENV)/.run-deps
 	$(BIN)/parley serve
 
 test: $(VENV)/.test-deps
+	bash scripts/ensure-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy gateway audio feedback scenarios
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/text_turn.py
+	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/feedback.py
 
 docs: $(VENV)/.run-deps
 	$(BIN)/python -m gateway.protocol --write docs/protocol.md

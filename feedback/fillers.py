@@ -109,11 +109,14 @@ def detect_fillers(turn: Turn) -> FillerReport:
             i += span
         else:
             i += 1
+    # Probable filled pauses are reported with their lower confidence, but only words the
+    # recogniser heard count towards the rate and the score.
+    heard = len(found)
     found += acoustic_fillers(turn)
     counted = sum(1 for w in norm if w and w not in BACKCHANNELS)
-    rate = round(len(found) / counted * 100, 2) if counted else 0.0
-    by_word = dict(Counter(f.text for f in found).most_common())
-    return FillerReport(tuple(found), counted, rate, by_word, clusters(found))
+    rate = round(heard / counted * 100, 2) if counted else 0.0
+    by_word = dict(Counter(f.text for f in found[:heard]).most_common())
+    return FillerReport(tuple(found), counted, rate, by_word, clusters(found[:heard]))
 
 
 def acoustic_fillers(turn: Turn) -> list[Filler]:

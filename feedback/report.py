@@ -69,7 +69,8 @@ def build_report(turns: list[ReportTurn], expect: Expectations, language: str) -
         "overall": s.overall(scores, expect.weights),
         "weights": expect.weights,
         "tips": tips,
-        "fillers": {"count": len(fillers.fillers), "per_100": fillers.per_100,
+        "fillers": {"count": sum(fillers.by_word.values()), "per_100": fillers.per_100,
+                    "probable_unrecognised": sum(1 for f in fillers.fillers if f.kind == "acoustic"),
                     "by_word": fillers.by_word, "clusters": len(fillers.clusters),
                     "unit": "words" if language == "en" else "어절"},
         "pace": None if pace is None else {
@@ -91,10 +92,11 @@ def build_report(turns: list[ReportTurn], expect: Expectations, language: str) -
 
 def _fillers(feedbacks: list[TurnFeedback]) -> FillerReport:
     found = tuple(x for f in feedbacks for x in f.fillers.fillers)
+    heard = [x for x in found if x.kind != "acoustic"]
     words = sum(f.fillers.words for f in feedbacks)
-    rate = round(len(found) / words * 100, 2) if words else 0.0
-    by_word = dict(Counter(x.text for x in found).most_common())
-    return FillerReport(found, words, rate, by_word, clusters(list(found)))
+    rate = round(len(heard) / words * 100, 2) if words else 0.0
+    by_word = dict(Counter(x.text for x in heard).most_common())
+    return FillerReport(found, words, rate, by_word, clusters(heard))
 
 
 def _pace(feedbacks: list[TurnFeedback], language: str) -> PaceReport | None:

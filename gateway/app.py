@@ -6,8 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from gateway import admin, routes, ws
 from gateway.config import Settings
@@ -22,6 +25,7 @@ from gateway.storage.migrations import migrate
 from gateway.storage.store import create_pool
 
 log = logging.getLogger("gateway")
+WEB_DIR = Path(__file__).resolve().parent / "web"
 
 
 async def open_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
@@ -69,5 +73,12 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        """The browser client: plain HTML, CSS and JavaScript modules, no build step."""
+        return FileResponse(WEB_DIR / "index.html")
+
     app.include_router(ws.router)
     return app

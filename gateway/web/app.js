@@ -1,0 +1,411 @@
+// Parley in the browser: one WebSocket per session, microphone in, speech out.
+// No build step: an ES module served as is. The public hook is `window.parley` (docs/web.md).
+
+const EMOTIONS = ["neutral", "happy", "sad", "angry", "anxious", "surprised", "disgusted", "fearful"];
+const TEXT = {
+  ko: {
+    uiLanguage: "화면 언어", setupTitle: "연습할 대화를 고르세요", scenario: "시나리오", language: "대화 언어",
+    useMic: "마이크로 말하기", start: "시작하기", youSpeak: "말하는 중…", aiSpeaks: "상대가 말하는 중…",
+    rapport: "친밀도", emotion: "지금 기분", typeHere: "메시지 입력", send: "보내기", micOn: "마이크 켜기",
+    micOff: "마이크 끄기", stopReply: "답변 멈추기", end: "대화 끝내기", report: "리포트", again: "새로 시작",
+    connecting: "연결 중…", connected: "연결됨", reconnecting: "연결이 끊겼어요. 다시 연결하는 중…",
+    reconnected: "다시 연결되었어요.", micListening: "🎙 듣는 중", micOffState: "🎙 꺼짐",
+    micDenied: "마이크 사용이 거부되었어요. 브라우저 설정에서 허용하거나, 아래에 글로 입력해 주세요.",
+    micMissing: "마이크를 찾을 수 없어요. 글로 입력해 주세요.", serverError: "서버 오류", ending: "리포트를 만드는 중…",
+    fillers: "군말", pace: "속도", politeness: "공손함", onHold: "상대가 대화를 끝냈어요.", escalated:
+      "지금 많이 힘드시다면 자살예방상담전화 109로 바로 연락해 주세요. 상담 선생님께도 알렸어요.",
+    emotions: {neutral: "보통", happy: "기쁨", sad: "슬픔", angry: "화남", anxious: "불안", surprised: "놀람",
+               disgusted: "불쾌", fearful: "두려움"}, you: "나", ai: "상대",
+  },
+  en: {
+    uiLanguage: "Language", setupTitle: "Choose a conversation to practise", scenario: "Scenario",
+    language: "Conversation language", useMic: "Speak with the microphone", start: "Start",
+    youSpeak: "You're speaking…", aiSpeaks: "Speaking…", rapport: "Rapport", emotion: "How you feel",
+    typeHere: "Type a message", send: "Send", micOn: "Microphone on", micOff: "Microphone off",
+    stopReply: "Stop the reply", end: "End the conversation", report: "Report", again: "Start again",
+    connecting: "Connecting…", connected: "Connected", reconnecting: "Connection lost. Reconnecting…",
+    reconnected: "Reconnected.", micListening: "🎙 listening", micOffState: "🎙 off",
+    micDenied: "Microphone access was refused. Allow it in your browser settings, or type below.",
+    micMissing: "No microphone was found. You can type instead.", serverError: "Server error",
+    ending: "Preparing your report…", fillers: "Fillers", pace: "Pace", politeness: "Politeness",
+    onHold: "The other person ended the conversation.", escalated:
+      "If you are struggling, please call or text 988 (US) or 109 (Korea) now. A counselor has been told.",
+    emotions: {neutral: "Neutral", happy: "Happy", sad: "Sad", angry: "Angry", anxious: "Anxious",
+               surprised: "Surprised", disgusted: "Disgusted", fearful: "Afraid"}, you: "You", ai: "Them",
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const token = params.get("token");
+const withToken = (url) => (token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url);
+
+const state = {
+  ui: localStorage.getItem("parley.ui") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en"),
+  sessionId: null, language: "ko", scenarios: [], ws: null, ended: false, retries: 0,
+  emotion: "neutral", mic: null, micWanted: false, player: null, aiBubble: null, lastUserBubble: null,
+  stats: {transcripts: 0, replies: 0, audioChunksPlayed: 0, audioMsScheduled: 0, feedback: 0,
+          micBytesSent: 0, micPeak: 0},
+};
+const t = (key) => TEXT[state.ui][key] ?? key;
+
+// ------------------------------------------------------------------ UI text
+
+function applyLabels() {
+  document.documentElement.lang = state.ui;
+  $("ui-language").value = state.ui;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  renderScenarios();
+  renderEmotions();
+  renderMicState();
+}
+
+function notice(message, kind = "warn") {
+  const el = $("notice");
+  el.textContent = message;
+  el.className = `notice ${kind === "error" ? "error" : ""}`;
+  el.hidden = !message;
+}
+
+function status(message) { $("status").textContent = message; }
+
+function addLine(kind, text) {
+  const li = document.createElement("li");
+  li.className = kind;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  li.append(body);
+  $("log").append(li);
+  li.scrollIntoView({block: "nearest"});
+  return li;
+}
+
+// ------------------------------------------------------------------ scenarios and emotions
+
+async function loadScenarios() {
+  const response = await fetch(withToken("/scenarios"));
+  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+  state.scenarios = (await response.json()).scenarios;
+  renderScenarios();
+}
+
+function renderScenarios() {
+  const select = $("scenario");
+  const chosen = select.value || "counseling";
+  select.replaceChildren(...state.scenarios.map((s) => new Option(s.title[state.ui], s.id)));
+  select.value = state.scenarios.some((s) => s.id === chosen) ? chosen : "counseling";
+  const scenario = state.scenarios.find((s) => s.id === select.value);
+  $("scenario-goal").textContent = scenario ? scenario.goal[state.ui] : "";
+}
+
+function renderEmotions() {
+  $("emotions").replaceChildren(...EMOTIONS.map((name) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("emotions")[name];
+    button.dataset.emotion = name;
+    button.setAttribute("aria-pressed", String(name === state.emotion));
+    button.addEventListener("click", () => setEmotion(name, 1.0));
+    return button;
+  }));
+}
+
+/** The hook for a face-emotion model: window.parley.setEmotion("sad", 0.8). */
+function setEmotion(emotion, confidence = 1.0) {
+  if (!EMOTIONS.includes(emotion)) throw new Error(`unknown emotion ${emotion}`);
+  state.emotion = emotion;
+  for (const b of $("emotions").children) b.setAttribute("aria-pressed", String(b.dataset.emotion === emotion));
+  send("emotion_update", {emotion, confidence});
+}
+
+// ------------------------------------------------------------------ the socket
+
+function send(type, data = {}) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({type, data}));
+}
+
+function connect() {
+  status(t("connecting"));
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(withToken(`${scheme}://${location.host}/ws/session/${state.sessionId}`));
+  ws.binaryType = "arraybuffer";
+  state.ws = ws;
+  ws.addEventListener("open", () => {
+    status(t("connected"));
+    if (state.retries > 0) notice(t("reconnected"));
+    state.retries = 0;
+    send("emotion_update", {emotion: state.emotion, confidence: 1.0});
+    if (state.mic) send("audio_config", {sample_rate: state.mic.rate});
+  });
+  ws.addEventListener("message", (message) => {
+    if (typeof message.data === "string") onEvent(JSON.parse(message.data));
+    else state.player?.play(message.data);
+  });
+  ws.addEventListener("close", (closed) => {
+    if (state.ended || state.ws !== ws) return;
+    if (closed.code >= 4400 && closed.code < 4500) {
+      notice(`${t("serverError")}: ${closed.reason}`, "error");
+      return;
+    }
+    state.retries += 1;
+    notice(t("reconnecting"));
+    status(t("reconnecting"));
+    setTimeout(connect, Math.min(8000, 500 * 2 ** state.retries));
+  });
+}
+
+function onEvent({type, data}) {
+  switch (type) {
+    case "transcript":
+      state.stats.transcripts += 1;
+      state.lastUserBubble = addLine("you", data.text);
+      break;
+    case "ai_stream_begin":
+      state.aiBubble = addLine("ai", "");
+      break;
+    case "ai_stream_chunk":
+      if (!state.aiBubble) state.aiBubble = addLine("ai", "");
+      state.aiBubble.querySelector(".text").textContent += data.chunk;
+      break;
+    case "ai_stream_complete":
+      state.stats.replies += 1;
+      state.aiBubble = null;
+      break;
+    case "ai_stream_error":
+      addLine("system", data.error);
+      state.aiBubble = null;
+      if (data.code === "session_on_hold") notice(t("onHold"));
+      break;
+    case "speech_started":
+      $("speaking").hidden = false;
+      state.player?.stop();  // barge-in: stop at once, the gateway stops too
+      break;
+    case "speech_stopped":
+      $("speaking").hidden = true;
+      break;
+    case "tts_begin":
+      state.player?.begin(data.sample_rate);
+      break;
+    case "tts_end":
+      if (data.interrupted) state.player?.stop();
+      break;
+    case "rapport":
+      showRapport(data);
+      if (data.on_hold) notice(t("onHold"));
+      break;
+    case "feedback":
+      state.stats.feedback += 1;
+      showFeedback(data);
+      break;
+    case "escalation":
+      notice(t("escalated"), "error");
+      break;
+    case "session_report":
+      showReport();
+      break;
+    case "error":
+      notice(`${t("serverError")}: ${data.error}`, "error");
+      break;
+    default:
+      break;  // events this page does not show
+  }
+}
+
+function showRapport({value, stage}) {
+  $("rapport-box").hidden = false;
+  $("rapport").value = value;
+  $("rapport-stage").textContent = `${stage}/5`;
+}
+
+function showFeedback(feedback) {
+  const bubble = state.lastUserBubble;
+  if (!bubble) return;
+  bubble.querySelector(".chips")?.remove();
+  const chips = document.createElement("div");
+  chips.className = "chips";
+  const fillers = feedback.metrics.fillers.fillers.filter((f) => f.kind !== "acoustic").length;
+  const items = [[t("fillers"), fillers, feedback.scores.fillers]];
+  const pace = feedback.metrics.pace;
+  if (pace && pace.articulation_rate) items.push([t("pace"), `${Math.round(pace.articulation_rate * 10) / 10} ${pace.unit}`, feedback.scores.pace]);
+  if (feedback.scores.politeness !== null) items.push([t("politeness"), feedback.scores.politeness, feedback.scores.politeness]);
+  for (const [label, value, score] of items) {
+    const chip = document.createElement("span");
+    chip.className = `chip ${score === null || score >= 85 ? "good" : "work"}`;
+    chip.textContent = `${label} ${value}`;
+    chip.title = Object.values(feedback.tips)[0] || "";
+    chips.append(chip);
+  }
+  bubble.append(chips);
+}
+
+// ------------------------------------------------------------------ audio out
+
+class Player {
+  constructor() {
+    this.context = new AudioContext();
+    this.rate = 22050;
+    this.next = 0;
+    this.sources = new Set();
+  }
+  begin(rate) {
+    this.rate = rate;
+    this.context.resume();
+    $("ai-speaking").hidden = false;
+  }
+  play(buffer) {
+    const samples = new Int16Array(buffer);
+    if (!samples.length) return;
+    const audio = this.context.createBuffer(1, samples.length, this.rate);
+    const channel = audio.getChannelData(0);
+    for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+    const source = this.context.createBufferSource();
+    source.buffer = audio;
+    source.connect(this.context.destination);
+    this.next = Math.max(this.next, this.context.currentTime + 0.02);  // gap-free: back to back
+    source.start(this.next);
+    this.next += audio.duration;
+    this.sources.add(source);
+    state.stats.audioChunksPlayed += 1;
+    state.stats.audioMsScheduled += audio.duration * 1000;
+    source.addEventListener("ended", () => {
+      this.sources.delete(source);
+      if (!this.sources.size) $("ai-speaking").hidden = true;
+    });
+  }
+  stop() {
+    for (const source of this.sources) source.stop();
+    this.sources.clear();
+    this.next = 0;
+    $("ai-speaking").hidden = true;
+  }
+}
+
+// ------------------------------------------------------------------ microphone in
+
+async function startMic() {
+  if (!navigator.mediaDevices?.getUserMedia) { notice(t("micMissing")); return; }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia(
+      {audio: {echoCancellation: true, noiseSuppression: true, channelCount: 1}});
+    let context = new AudioContext();
+    if (![8000, 16000, 24000, 32000, 44100, 48000].includes(context.sampleRate)) {
+      await context.close();
+      context = new AudioContext({sampleRate: 48000});
+    }
+    await context.audioWorklet.addModule("/static/pcm-worklet.js");
+    const node = new AudioWorkletNode(context, "pcm-worklet");
+    node.port.onmessage = (message) => {
+      if (state.ws?.readyState !== WebSocket.OPEN) return;
+      state.ws.send(message.data);
+      state.stats.micBytesSent += message.data.byteLength;
+    };
+    const source = context.createMediaStreamSource(stream);
+    source.connect(node);
+    node.connect(context.destination);  // silent, but keeps the graph pulling the worklet
+    state.mic = {stream, context, node, rate: context.sampleRate};
+    send("audio_config", {sample_rate: context.sampleRate});
+  } catch (error) {
+    const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
+    notice(denied ? t("micDenied") : t("micMissing"));
+    state.micWanted = false;
+  }
+  renderMicState();
+}
+
+function stopMic() {
+  if (!state.mic) return;
+  state.mic.stream.getTracks().forEach((track) => track.stop());
+  state.mic.context.close();
+  state.mic = null;
+  renderMicState();
+}
+
+function renderMicState() {
+  const on = Boolean(state.mic);
+  $("mic-state").textContent = on ? t("micListening") : t("micOffState");
+  $("mic-state").dataset.state = on ? "on" : "off";
+  $("mic-toggle").textContent = on ? t("micOff") : t("micOn");
+}
+
+// ------------------------------------------------------------------ the session
+
+async function start() {
+  notice("");
+  $("start").disabled = true;
+  try {
+    state.language = $("language").value;
+    const response = await fetch(withToken("/sessions"), {
+      method: "POST", headers: {"content-type": "application/json"},
+      body: JSON.stringify({scenario: $("scenario").value, language: state.language}),
+    });
+    if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+    state.sessionId = (await response.json()).session_id;
+    const scenario = state.scenarios.find((s) => s.id === $("scenario").value);
+    $("session-title").textContent = scenario ? scenario.title[state.ui] : "";
+    $("setup").hidden = true;
+    $("session").hidden = false;
+    state.player = new Player();
+    state.ended = false;
+    connect();
+    if ($("use-mic").checked) await startMic();
+    $("text").focus();
+  } catch (error) {
+    notice(`${t("serverError")}: ${error.message}`, "error");
+  } finally {
+    $("start").disabled = false;
+  }
+}
+
+function end() {
+  notice(t("ending"));
+  stopMic();
+  state.player?.stop();
+  send("session_end");
+}
+
+function showReport() {
+  state.ended = true;
+  notice("");
+  state.ws?.close();
+  $("session").hidden = true;
+  $("report").hidden = false;
+  $("report-frame").src = withToken(`/sessions/${state.sessionId}/report.html`);
+  $("report-title").focus?.();
+}
+
+function again() {
+  $("report").hidden = true;
+  $("setup").hidden = false;
+  $("log").replaceChildren();
+  $("rapport-box").hidden = true;
+  state.sessionId = null;
+}
+
+// ------------------------------------------------------------------ wiring
+
+$("ui-language").addEventListener("change", (e) => {
+  state.ui = e.target.value;
+  localStorage.setItem("parley.ui", state.ui);
+  applyLabels();
+});
+$("language").addEventListener("change", (e) => { state.ui = e.target.value; applyLabels(); });
+$("scenario").addEventListener("change", renderScenarios);
+$("start").addEventListener("click", start);
+$("end").addEventListener("click", end);
+$("again").addEventListener("click", again);
+$("stop-reply").addEventListener("click", () => { state.player?.stop(); send("interrupt"); });
+$("mic-toggle").addEventListener("click", () => (state.mic ? stopMic() : startMic()));
+$("text-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("text").value.trim();
+  if (!text) return;
+  state.lastUserBubble = addLine("you", text);
+  send("request_ai_response", {message: text, emotion: null, timestamp: Date.now()});
+  $("text").value = "";
+});
+
+window.parley = {setEmotion, state, stats: state.stats};
+applyLabels();
+loadScenarios().catch((error) => notice(`${t("serverError")}: ${error.message}`, "error"));
