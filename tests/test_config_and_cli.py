@@ -121,3 +121,38 @@ def test_token_command(tmp_path: Path) -> None:
     assert claims["sub"] == "alice" and claims["roles"] == ["admin"]
     assert claims["exp"] - claims["iat"] == 60
     assert run_parley("token", "--user", "x", cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user, every test already takes this path")
+def test_embedded_postgres_runs_as_a_normal_user() -> None:
+    """As root the suite runs PostgreSQL under a service account; this checks the plain path."""
+    import pwd
+    import shutil
+    import tempfile
+
+    from gateway.storage.embedded import find_postgres_bin
+
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        pytest.skip("no system python3 that an unprivileged user can run")
+    nobody = pwd.getpwnam("nobody")
+    data_dir = Path(tempfile.mkdtemp(prefix="parley-user-"))
+    os.chown(data_dir, nobody.pw_uid, nobody.pw_gid)
+    bin_dir = find_postgres_bin()
+    script = (
+        "import importlib.util, pathlib, sys\n"
+        f"spec = importlib.util.spec_from_file_location('embedded', '{ROOT}/gateway/storage/embedded.py')\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['embedded'] = m\n"
+        "spec.loader.exec_module(m)\n"
+        f"pg = m.EmbeddedPostgres(pathlib.Path('{data_dir}'), bin_dir=pathlib.Path('{bin_dir}'))\n"
+        "pg.start(); print(pg.psql('SELECT current_user, 40 + 2', 'parley').strip()); pg.stop()\n"
+    )
+    try:
+        result = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120,
+                                user=nobody.pw_uid, group=nobody.pw_gid, cwd="/",
+                                env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "postgres|42"
+        assert (data_dir / "postgres" / "PG_VERSION").stat().st_uid == nobody.pw_uid
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
