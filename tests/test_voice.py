@@ -62,7 +62,12 @@ async def talk(base: str, audio: np.ndarray, *, language: str = "en", rate: int 
             await send(ws, "audio_config", **{"sample_rate": rate, **(config or {})})
         await stream_audio(ws, audio, rate=rate, realtime=realtime)
         if until is not None:
-            await log.wait_until(lambda: until(log))
+            try:
+                await log.wait_until(lambda: until(log))
+            except TimeoutError:
+                seen = [(e["type"], e["data"].get("text") or e["data"].get("error"))
+                        for e in log.events if e["type"] not in ("ai_stream_chunk",)]
+                raise AssertionError(f"condition never held; events: {seen}") from None
         elif wait_for:
             await log.wait_for(wait_for, count)
         else:
