@@ -25,15 +25,21 @@ class LiveCatalog:
         self.builtin = builtin or builtin_catalog()
 
     async def scenario(self, scenario_id: str) -> tuple[Scenario, Persona]:
-        """The scenario (operators' version first) and its persona."""
-        custom = await self.store.custom_definition("scenarios", scenario_id)
+        """The scenario (operators' version first) and its persona, in one round trip."""
+        builtin = self.builtin.scenarios.get(scenario_id)
+        custom, custom_persona = await self.store.custom_scenario_and_persona(
+            scenario_id, builtin.persona if builtin else None)
         if custom is not None:
             scenario = Scenario.model_validate(custom)
-        elif scenario_id in self.builtin.scenarios:
-            scenario = self.builtin.scenarios[scenario_id]
+        elif builtin is not None:
+            scenario = builtin
         else:
             raise CatalogError(f"unknown scenario {scenario_id!r}")
-        return scenario, await self.persona(scenario.persona)
+        if custom_persona is not None:
+            return scenario, Persona.model_validate(custom_persona)
+        if scenario.persona in self.builtin.personas:
+            return scenario, self.builtin.personas[scenario.persona]
+        raise CatalogError(f"unknown persona {scenario.persona!r}")
 
     async def persona(self, persona_id: str) -> Persona:
         custom = await self.store.custom_definition("personas", persona_id)

@@ -27,6 +27,7 @@ from gateway.speech import ReplySpeaker
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import TurnSource, TurnStatus
 from gateway.voice import AudioRejected, VoiceInput, VoiceTurn
+from scenarios.models import Scenario
 from scenarios.rapport import TagStripper
 from scenarios.rapport import stage as rapport_stage
 from scenarios.safety import RiskAssessment, assess_risk, safety_reply
@@ -305,7 +306,6 @@ class Conversation:
         # The turn is written while the history is read: the commit is off the path to the
         # first token, and awaited before the reply starts.
         reply = _Reply(asyncio.create_task(self._store_turn(turn)))
-        reply.feedback = asyncio.create_task(self._feedback(turn, reply.storing))
         try:
             await self._generate(turn, reply)
         except asyncio.CancelledError:
@@ -333,10 +333,13 @@ class Conversation:
         try:
             stream = self.services.llm.stream(request)
             async for delta in with_idle_timeout(stream, self.services.settings.llm_timeout_s):
-                if turn.first_token_at is None:
+                first = turn.first_token_at is None
+                if first:
                     turn.first_token_at = time.perf_counter()
                     turn.timings["first_chunk_ms"] = _ms(turn.first_token_at - turn.accepted_at)
                 await self._emit(reply, tags.push(delta) if tags else delta)
+                if first:  # off the path to the first token; sent after the reply
+                    self._start_feedback(turn, reply, plan.scenario)
             if tags is not None:
                 await self._emit(reply, tags.flush())
         except LLMError as error:
@@ -345,7 +348,7 @@ class Conversation:
                 await reply.speaker.cancel()
             await self._finish(record, turn, reply.text, "llm_error")
             await self._turn_error("llm_error", str(error))
-            await self._send_feedback(reply.feedback)
+            await self._send_feedback(self._start_feedback(turn, reply, plan.scenario))
             return
         change = await self.counterpart.conclude(plan, tags.delta if tags else None)
         if change is not None and change.closing_line:
@@ -370,7 +373,8 @@ class Conversation:
                 value=change.value, stage=change.stage, change=change.change,
                 on_hold=change.on_hold)))
         await self.outbox.send(p.AIStreamComplete(data=p.TurnRef(turn=record.seq)))
-        await self._send_feedback(reply.feedback)  # right after its ai_stream_complete
+        # The turn's feedback follows its ai_stream_complete.
+        await self._send_feedback(self._start_feedback(turn, reply, None))
         if reply.speaker is not None:
             await reply.speaker.finish()
         reply.delivered = True
@@ -395,8 +399,15 @@ class Conversation:
         if task is not None and (event := await asyncio.shield(task)) is not None:
             await self.outbox.send(event)
 
-    async def _feedback(self, turn: TurnInput,
-                        storing: asyncio.Task[TurnRecord]) -> p.FeedbackEvent | None:
+    def _start_feedback(self, turn: TurnInput, reply: _Reply,
+                        scenario: Scenario | None) -> asyncio.Task[p.FeedbackEvent | None]:
+        """The turn's feedback task, started once (with the plan's scenario when known)."""
+        if reply.feedback is None:
+            reply.feedback = asyncio.create_task(self._feedback(turn, reply.storing, scenario))
+        return reply.feedback
+
+    async def _feedback(self, turn: TurnInput, storing: asyncio.Task[TurnRecord],
+                        scenario: Scenario | None) -> p.FeedbackEvent | None:
         """How the user's turn came across, stored with the turn; sent after the reply."""
         speech = None
         if turn.voice is not None:
@@ -406,7 +417,8 @@ class Conversation:
                   "probability": w.probability} for w in transcript.words],
                 list(turn.voice.voiced), transcript.language)
         try:
-            scenario, _ = await self.counterpart.catalog.scenario(self.counterpart.scenario_id)
+            if scenario is None:
+                scenario, _ = await self.counterpart.catalog.scenario(self.counterpart.scenario_id)
             result = await turn_feedback(scenario, turn.message, self.record.language, speech)
             record = await asyncio.shield(storing)
         except (asyncio.CancelledError, CatalogError):
@@ -419,8 +431,9 @@ class Conversation:
 
     async def _on_cancelled(self, turn: TurnInput, reply: _Reply) -> None:
         """Store the reply cut to what the user got: the text sent, or the speech heard."""
-        if reply.feedback is not None and not reply.delivered:
-            later = asyncio.create_task(self._send_feedback(reply.feedback))
+        if not reply.delivered:
+            later = asyncio.create_task(
+                self._send_feedback(self._start_feedback(turn, reply, None)))
             self._background.add(later)
             later.add_done_callback(self._background.discard)
         if reply.delivered:

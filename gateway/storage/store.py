@@ -178,6 +178,19 @@ class Store:
         return await self.pool.fetchval(  # type: ignore[no-any-return]
             f"SELECT definition FROM {_catalog_table(table)} WHERE id = $1", item_id)
 
+    async def custom_scenario_and_persona(
+        self, scenario_id: str, builtin_persona: str | None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """An operator's scenario (if any) and the operator's version of the persona it names
+        (or of `builtin_persona`), in one query: this runs on every turn."""
+        row = await self.pool.fetchrow(
+            "WITH s AS (SELECT definition FROM custom_scenarios WHERE id = $1)"
+            " SELECT (SELECT definition FROM s) AS scenario,"
+            " (SELECT definition FROM custom_personas WHERE id ="
+            "  coalesce((SELECT definition->>'persona' FROM s), $2)) AS persona",
+            scenario_id, builtin_persona)
+        return row["scenario"], row["persona"]
+
     async def put_definition(self, table: str, item_id: str, definition: dict[str, Any],
                              user: str) -> bool:
         """Insert or replace; return whether it was created."""
