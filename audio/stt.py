@@ -32,6 +32,7 @@ MAX_COMPRESSION_RATIO = 2.4
 # made Whisper repeat itself; one second never did).
 WINDOW_PADDING_S = 1.0
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
+TRAILING_WORD_MS = 300  # a word may start this long after the last voiced frame
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ class STT(ABC):
 
     @abstractmethod
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0) -> Transcript:
-        """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream."""
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
+        """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream;
+        words starting well after `speech_end_ms` (the last voiced frame) are dropped."""
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release worker threads."""
@@ -140,51 +142,72 @@ class WhisperSTT(STT):
             await loop.run_in_executor(self._executor, self._load, key)
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0) -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
-                                   offset_ms)
+                                   offset_ms, speech_end_ms)
         try:
             return await asyncio.wait_for(job, self.options.max_seconds)
         except TimeoutError:
             raise STTError(f"transcription took longer than {self.options.max_seconds:g} s"
                            " and was given up") from None
 
-    def _transcribe_sync(self, audio: Int16Array, language: str | None,
-                         offset_ms: int) -> Transcript:
+    def _transcribe_sync(self, audio: Int16Array, language: str | None, offset_ms: int,
+                         speech_end_ms: int | None) -> Transcript:
         started = time.perf_counter()
         key = self._model_key(language)
         model = self._load(key)
         whisper_language = None if language in (None, "auto") else language
         if key == "en":
             whisper_language = "en"
-        duration_s = len(audio) / PIPELINE_RATE
-        model.window_frames = window_frames(duration_s) if self._short_window else FULL_WINDOW_FRAMES
-        segments, info = model.transcribe(
-            to_float32(audio), language=whisper_language, beam_size=self.options.beam_size,
-            temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
-            without_timestamps=False, vad_filter=False, max_new_tokens=max_new_tokens(duration_s),
-            initial_prompt=self.options.initial_prompt.get(whisper_language or "", None),
-        )
-        words: list[Word] = []
-        texts: list[str] = []
-        for segment in segments:  # the generator decodes as it is consumed: keep it here
-            if segment.compression_ratio > MAX_COMPRESSION_RATIO:
-                continue
-            texts.append(segment.text)
-            for word in segment.words or ():
-                words.append(Word(word.word.strip(), offset_ms + round(word.start * 1000),
-                                  offset_ms + round(word.end * 1000), round(word.probability, 4)))
-        text = "".join(texts).strip()
+        prompt = self.options.initial_prompt.get(whisper_language or "", None)
+        short = self._short_window
+        words, detected, clean = self._decode(model, audio, whisper_language, prompt, short,
+                                              offset_ms)
+        if not clean and (short or prompt):
+            # A repetition loop, or nothing at all: once more the plain way (Whisper's own
+            # 30 s window, no prompt), which is slower but does not loop on these.
+            words, detected, _ = self._decode(model, audio, whisper_language, None, False,
+                                              offset_ms)
+        if speech_end_ms is not None:
+            # Whisper pads with silence and sometimes "hears" a closing "Thank you." in it.
+            words = [w for w in words if w.start_ms <= speech_end_ms + TRAILING_WORD_MS]
+        duration_ms = round(len(audio) / PIPELINE_RATE * 1000)
         return Transcript(
-            text=text,
+            text=" ".join(w.text for w in words),
             start_ms=words[0].start_ms if words else offset_ms,
-            end_ms=words[-1].end_ms if words else offset_ms + round(duration_s * 1000),
+            end_ms=words[-1].end_ms if words else offset_ms + duration_ms,
             words=tuple(words),
-            language=info.language,
+            language=detected,
             stt_ms=round((time.perf_counter() - started) * 1000, 1),
             engine=f"whisper:{Path(str(self._model_refs[key])).name}",
         )
+
+    def _decode(self, model: Any, audio: Int16Array, language: str | None, prompt: str | None,
+                short: bool, offset_ms: int) -> tuple[list[Word], str | None, bool]:
+        """Words, detected language, and whether the output was clean (no segment dropped
+        for looping, and some words)."""
+        duration_s = len(audio) / PIPELINE_RATE
+        model.window_frames = window_frames(duration_s) if short else FULL_WINDOW_FRAMES
+        segments, info = model.transcribe(
+            to_float32(audio), language=language, beam_size=self.options.beam_size,
+            temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
+            without_timestamps=False, vad_filter=False, max_new_tokens=max_new_tokens(duration_s),
+            initial_prompt=prompt,
+        )
+        words: list[Word] = []
+        looped = False
+        for segment in segments:  # the generator decodes as it is consumed: keep it here
+            if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+                looped = True
+                continue
+            for word in segment.words or ():
+                text = word.word.strip()
+                if text:
+                    words.append(Word(text, offset_ms + round(word.start * 1000),
+                                      offset_ms + round(word.end * 1000),
+                                      round(word.probability, 4)))
+        return words, info.language, bool(words) and not looped
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -214,7 +237,7 @@ class OpenAISTT(STT):
         self.model = model
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0) -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         import openai
 
         started = time.perf_counter()

@@ -10,7 +10,7 @@ import asyncio
 import ctypes
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -181,5 +181,3 @@ class OpenAITTS(TTS):
     async def aclose(self) -> None:
         await self._client.close()
 
-
-TTSFactory = Callable[[], TTS]

@@ -49,6 +49,7 @@ class SpeechPaused:
     stream_ms: int
     audio: Int16Array
     audio_start_ms: int  # stream position of audio[0]
+    speech_end_ms: int   # end of the last voiced frame
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class Endpointer:
             if self._silent_run == self._speculative_frames:
                 self._paused = True
                 events.append(SpeechPaused(self._ms(self._frame_index), self._turn_audio(),
-                                           self._audio_start_ms))
+                                           self._audio_start_ms, self._speech_end_ms()))
             if self._silent_run >= self._silence_frames:
                 events.append(self._stop("silence"))
                 return events
@@ -173,6 +174,9 @@ class Endpointer:
     def _turn_audio(self) -> Int16Array:
         end = min(len(self._utterance), self._last_voiced + 1 + self._tail_frames)
         return np.concatenate(self._utterance[:end])
+
+    def _speech_end_ms(self) -> int:
+        return self._ms(self._frame_index - len(self._utterance) + self._last_voiced + 1)
 
     def _voiced_spans(self) -> tuple[tuple[int, int], ...]:
         frame_ms = self.options.frame_ms
@@ -189,7 +193,7 @@ class Endpointer:
 
     def _stop(self, reason: Literal["silence", "max_length"]) -> SpeechStopped:
         audio = self._turn_audio() if reason == "silence" else np.concatenate(self._utterance)
-        end_ms = self._ms(self._frame_index - len(self._utterance) + self._last_voiced + 1)
+        end_ms = self._speech_end_ms()
         event = SpeechStopped(self._start_ms, end_ms, self._ms(self._frame_index), audio, reason,
                               self._audio_start_ms, self._voiced_spans())
         self._speaking, self._utterance, self._paused = False, [], False

@@ -6,10 +6,6 @@ from the next turn in every process, with no restart and no cache to invalidate.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
-
 from gateway.storage import Store
 from scenarios.loader import builtin_catalog
 from scenarios.models import Catalog, Persona, Scenario
@@ -79,8 +75,3 @@ class LiveCatalog:
             if users and item_id not in self.builtin.personas:
                 raise CatalogError(f"persona {item_id!r} is used by {', '.join(users)}")
         return await self.store.delete_definition(kind, item_id)
-
-
-def validation_detail(error: ValidationError) -> list[dict[str, Any]]:
-    """FastAPI-style 422 detail: the field and the reason."""
-    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway.config import Settings
 from gateway.engines import SpeechEngines
@@ -22,8 +20,6 @@ class Services:
     limiter: SlidingWindowLimiter
     speech: SpeechEngines = field(default_factory=SpeechEngines)
     metrics: Metrics = field(default_factory=Metrics)
-    extras: dict[str, Any] = field(default_factory=dict)
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def jwt_secret(self) -> str | None:

@@ -150,7 +150,8 @@ class VoiceInput:
         if self.engines.stt is None:
             return
         task = asyncio.create_task(self.engines.stt.transcribe(
-            event.audio, language=self.language, offset_ms=event.audio_start_ms))
+            event.audio, language=self.language, offset_ms=event.audio_start_ms,
+            speech_end_ms=event.speech_end_ms))
         self._speculation = _Speculation(len(event.audio), task)
 
     def _drop_speculation(self) -> None:
@@ -175,7 +176,8 @@ class VoiceInput:
                     if speculation is not None:
                         speculation.task.cancel()
                     transcript = await self.engines.stt.transcribe(
-                        event.audio, language=self.language, offset_ms=event.audio_start_ms)
+                        event.audio, language=self.language, offset_ms=event.audio_start_ms,
+                        speech_end_ms=event.end_ms)
             except STTError as error:
                 await self.outbox.error("stt_failed", str(error))
                 return

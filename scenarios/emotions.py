@@ -47,12 +47,3 @@ GUIDANCE: dict[str, dict[str, str]] = {
         "ko": "주의 깊게 경청하고 들은 내용을 되짚어 주세요.",
     },
 }
-
-
-def normalize_emotion(value: str | None) -> str:
-    """`None` means neutral; anything outside the eight raises `ValueError` naming it."""
-    if value is None:
-        return "neutral"
-    if value not in EMOTIONS:
-        raise ValueError(f"unknown emotion {value!r}; expected one of {', '.join(EMOTIONS)}")
-    return value
