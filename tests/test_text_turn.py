@@ -205,3 +205,11 @@ async def test_collect_reply_skips_nothing(gateway) -> None:
         await send(ws, "request_ai_response", message="hi")
         events = await collect_reply(ws)
     assert events[0]["data"] == {"turn": 1}
+
+
+async def test_openapi_docs_are_served(gateway) -> None:
+    base = gateway()
+    assert httpx.get(f"{base}/docs").status_code == 200
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/health", "/sessions", "/sessions/{session_id}/turns", "/scenarios",
+            "/sessions/{session_id}/report"} <= set(paths)
