@@ -38,7 +38,18 @@ def voice(postgres, models_dir, tmp_path_factory) -> Iterator[tuple[str, FakeLLM
             openai_base_url=f"{llm_url}/v1", parley_data_dir=tmp_path_factory.mktemp("voice"),
             parley_models_dir=models_dir, max_ai_requests_per_minute=1000)
         with serve_in_thread(create_app(settings)) as base:
+            wait_until_engines_ready(base)
             yield base, llm
+
+
+def wait_until_engines_ready(base: str) -> None:
+    """Models load in the background after start-up; tests about timing start once they have."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while not httpx.get(f"{base}/health").json()["stt"]["ready"]:
+        assert time.monotonic() < deadline, "speech engines did not load"
+        time.sleep(0.1)
 
 
 def new_session(base: str, language: str = "en") -> str:
@@ -278,3 +289,21 @@ async def test_voice_turns_get_timed_feedback(voice) -> None:
     assert 100 < pace["articulation_rate"] < 260 and pace["unit"] == "wpm"
     turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
     assert turn["feedback"]["scores"] == feedback["scores"]
+
+
+async def test_speech_starts_before_the_model_has_finished(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["Thank you for sharing that. ", "It sounds like a lot. ",
+                                "Let us take it one step at a time. ", "What comes first?"],
+                        delay_s=0.6)
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        await send(ws, "request_ai_response", message="I have too much to do this week.")
+        await log.wait_for("tts_end")
+        await log.close()
+    first_audio = next(i for i, item in enumerate(log.items) if isinstance(item, bytes))
+    complete = next(i for i, item in enumerate(log.items)
+                    if isinstance(item, dict) and item["type"] == "ai_stream_complete")
+    assert first_audio < complete  # the first sentence was heard while the rest was written
