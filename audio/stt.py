@@ -79,8 +79,8 @@ class STT(ABC):
         """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream;
         words starting well after `speech_end_ms` (the last voiced frame) are dropped."""
 
-    def close(self) -> None:  # noqa: B027 (optional hook)
-        """Release worker threads."""
+    async def aclose(self) -> None:  # noqa: B027 (optional hook)
+        """Release worker threads and network clients."""
 
 
 def window_frames(duration_s: float) -> int:
@@ -209,7 +209,7 @@ class WhisperSTT(STT):
                                       round(word.probability, 4)))
         return words, info.language, bool(words) and not looped
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -261,3 +261,6 @@ class OpenAISTT(STT):
             language=getattr(result, "language", language),
             stt_ms=round((time.perf_counter() - started) * 1000, 1), engine=f"openai:{self.model}",
         )
+
+    async def aclose(self) -> None:
+        await self._client.close()

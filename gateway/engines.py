@@ -43,7 +43,7 @@ class SpeechEngines:
 
     async def aclose(self) -> None:
         if self.stt is not None:
-            self.stt.close()
+            await self.stt.aclose()
         for engine in set(self.tts.values()):
             await engine.aclose()
 

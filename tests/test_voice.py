@@ -307,3 +307,31 @@ async def test_speech_starts_before_the_model_has_finished(voice) -> None:
     complete = next(i for i, item in enumerate(log.items)
                     if isinstance(item, dict) and item["type"] == "ai_stream_complete")
     assert first_audio < complete  # the first sentence was heard while the rest was written
+
+
+async def test_openai_speech_services_through_their_sdk(gateway, fake_llm) -> None:
+    """STT_PROVIDER=openai and TTS_PROVIDER=openai against a server speaking their API."""
+    server, url = fake_llm
+    server.script = Script(chunks=["Of course. ", "Tell me about your last role."])
+    base = gateway(llm_provider="openai", openai_api_key="sk-test", openai_base_url=f"{url}/v1",
+                   stt_provider="openai", tts_provider="openai")
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        await stream_audio(ws, np.concatenate([load_wav("piper_en_1.wav"), silence(1.0)]))
+        try:
+            await log.wait_for("tts_end", timeout=30)
+        except TimeoutError:
+            raise AssertionError([e for e in log.events if e["type"] != "ai_stream_chunk"]) from None
+        await log.close()
+    [transcript] = log.of_type("transcript")
+    assert transcript["data"]["text"] == server.transcript
+    assert [w["word"] for w in transcript["data"]["words"]][:2] == ["I", "would"]
+    upload = next(r for r in server.requests if r["api"] == "transcriptions")
+    assert upload["bytes"] > 16000 * 2 * 4 and upload["fields"]["language"] == "en"
+    begin = log.of_type("tts_begin")[0]
+    assert begin["data"]["sample_rate"] == 24000
+    assert len(log.audio_after(begin)) > 0
+    spoken = [r["body"]["input"] for r in server.requests if r["api"] == "speech"]
+    assert " ".join(spoken) == "Of course. Tell me about your last role."

@@ -43,7 +43,10 @@ class FakeLLMServer:
             # google-genai picks the API version (v1beta in older releases, v1 in newer).
             Route("/v1beta/models/{model_action:path}", self._gemini, methods=["POST"]),
             Route("/v1/models/{model_action:path}", self._gemini, methods=["POST"]),
+            Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
+            Route("/v1/audio/speech", self._speech, methods=["POST"]),
         ])
+        self.transcript = "I would like to practise my interview answers"
 
     async def _chunks(self) -> AsyncIterator[tuple[int, str]]:
         script = self.script
@@ -95,6 +98,26 @@ class FakeLLMServer:
                 yield f"data: {json.dumps(payload)}\r\n\r\n".encode()
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _transcribe(self, request: Request) -> Response:
+        """OpenAI's transcription endpoint (multipart upload, verbose_json with words)."""
+        async with request.form() as form:
+            upload = form["file"]
+            audio = await upload.read()  # type: ignore[union-attr]
+            self.requests.append({"api": "transcriptions", "bytes": len(audio),
+                                  "fields": {k: v for k, v in form.items() if k != "file"}})
+        words = [{"word": w, "start": 0.3 * i, "end": 0.3 * i + 0.25}
+                 for i, w in enumerate(self.transcript.split())]
+        return JSONResponse({"task": "transcribe", "language": "english", "duration": 3.0,
+                             "text": self.transcript, "words": words})
+
+    async def _speech(self, request: Request) -> Response:
+        """OpenAI's speech endpoint: raw 24 kHz 16-bit PCM for response_format=pcm."""
+        body = await request.json()
+        self.requests.append({"api": "speech", "body": body})
+        samples = int(24000 * 0.06 * len(body["input"].split()))  # ~60 ms a word
+        tone = bytes(range(256)) * (samples * 2 // 256 + 1)
+        return Response(tone[: samples * 2], media_type="audio/pcm")
 
     def last_messages(self) -> list[dict[str, str]]:
         """The conversation of the most recent OpenAI request (system prompt included)."""
