@@ -32,7 +32,6 @@ class Expectations:
     """What the scenario expects, from its catalog entry (kept free of scenario imports)."""
 
     register_ko: tuple[str, ...] = ("hasipsio", "haeyo")
-    register_en: str = "neutral"
     weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("fillers", "pace", "pauses", "clarity", "politeness"), 1.0))
     penalize_pauses: bool = True

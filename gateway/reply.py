@@ -262,13 +262,8 @@ class Reply:
     async def _feedback(self, scenario: Scenario | None) -> p.FeedbackEvent | None:
         """How the user's turn came across, stored with the turn; sent after the reply."""
         turn, counterpart = self.turn, self.conversation.counterpart
-        speech = None
-        if turn.voice is not None:
-            transcript = turn.voice.transcript
-            speech = speech_record(
-                [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
-                  "probability": w.probability} for w in transcript.words],
-                list(turn.voice.voiced), transcript.language)
+        speech = (speech_record(turn.voice.transcript, turn.voice.voiced)
+                  if turn.voice is not None else None)
         assert self.storing is not None
         try:
             if scenario is None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from audio.stt import Transcript
 from feedback.analyze import analyze_turn
 from feedback.report import ReportTurn, build_report
 from feedback.report_html import render_html
@@ -24,29 +25,36 @@ from scenarios.models import Scenario
 log = logging.getLogger(__name__)
 
 SUMMARY_TIMEOUT_S = 20.0
-_HEDGES_MATTER = {"job_interview", "manager_report"}
 
 
 def expectations(scenario: Scenario) -> Expectations:
     weights = scenario.feedback_weights
     return Expectations(
         register_ko=tuple(scenario.expected_register.ko),
-        register_en=scenario.expected_register.en,
         weights={"fillers": weights.fillers, "pace": weights.pace, "pauses": weights.pauses,
                  "clarity": weights.clarity, "politeness": weights.politeness},
         penalize_pauses=weights.penalize_pauses,
-        hedges_matter=scenario.id in _HEDGES_MATTER or "report" in scenario.id,
+        hedges_matter=weights.penalize_hedges,
     )
 
 
-def speech_record(words: list[dict[str, Any]], voiced: list[tuple[int, int]],
-                  language: str | None) -> dict[str, Any]:
+def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], ...]) -> dict[str, Any]:
     """What a voice turn's feedback is computed from, as stored with the turn."""
-    return {"words": words, "voiced": [list(v) for v in voiced], "language": language}
+    words = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+              "probability": w.probability} for w in transcript.words]
+    return {"words": words, "voiced": [list(v) for v in voiced], "language": transcript.language}
+
+
+def feedback_language(session_language: str, speech: dict[str, Any] | None) -> Language:
+    """The session's language; for `auto`, the one the recogniser heard."""
+    if session_language in ("ko", "en"):
+        return "en" if session_language == "en" else "ko"
+    heard = str((speech or {}).get("language") or "")
+    return "en" if heard.startswith("en") else "ko"
 
 
 def feedback_turn(message: str, language: str, speech: dict[str, Any] | None) -> Turn:
-    lang: Language = "en" if language == "en" else "ko"
+    lang = feedback_language(language, speech)
     if not speech or not speech.get("words"):
         return Turn.from_text(message, lang)
     words = tuple(Word(w["word"], w["start_ms"], w["end_ms"], w.get("probability"))
@@ -55,11 +63,9 @@ def feedback_turn(message: str, language: str, speech: dict[str, Any] | None) ->
     return Turn(words, lang, voiced, "voice")
 
 
-def session_language(record: SessionRecord, turns: list[TurnRecord]) -> str:
-    if record.language in ("ko", "en"):
-        return record.language
-    detected = [t.speech.get("language") for t in turns if t.speech]
-    return "en" if detected and detected[-1] == "en" else "ko"
+def session_language(record: SessionRecord, turns: list[TurnRecord]) -> Language:
+    spoken = [t.speech for t in turns if t.speech]
+    return feedback_language(record.language, spoken[-1] if spoken else None)
 
 
 async def turn_feedback(scenario: Scenario, message: str, language: str,

@@ -73,6 +73,8 @@ class FeedbackWeights(_Strict):
     clarity: float = Field(1.0, ge=0)
     politeness: float = Field(1.0, ge=0)
     penalize_pauses: bool = True
+    penalize_hedges: bool = Field(False, description="Hedges count against clarity "
+                                                     "(interviews, reports)")
 
     @model_validator(mode="after")
     def _some_weight(self) -> FeedbackWeights:

@@ -99,3 +99,13 @@ async def test_report_before_the_end_is_404(gateway) -> None:
     async with connect(ws_url(base, sid)) as ws:
         await ask(ws, "hello")
     assert httpx.get(f"{base}/sessions/{sid}/report").status_code == 404
+
+
+def test_auto_language_sessions_get_feedback_in_the_language_heard() -> None:
+    from gateway.reports import feedback_language
+
+    assert feedback_language("en", None) == "en" and feedback_language("ko", {"language": "en"}) == "ko"
+    assert feedback_language("auto", {"language": "en"}) == "en"
+    assert feedback_language("auto", {"language": "english"}) == "en"  # OpenAI's spelling
+    assert feedback_language("auto", {"language": "ko"}) == "ko"
+    assert feedback_language("auto", None) == "ko"

@@ -27,7 +27,7 @@ from tests.audio_support import load_wav, references, silence
 COUNSELING = Expectations(register_ko=("haeyo", "hasipsio", "hae"), penalize_pauses=False,
                           weights={"fillers": 0.5, "pace": 0.5, "pauses": 0.0, "clarity": 0.5,
                                    "politeness": 0.0})
-INTERVIEW = Expectations(register_ko=("hasipsio", "haeyo"), register_en="formal", hedges_matter=True)
+INTERVIEW = Expectations(register_ko=("hasipsio", "haeyo"), hedges_matter=True)
 
 
 def fillers_in(text: str, language: str = "en") -> list[str]:
