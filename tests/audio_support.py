@@ -127,3 +127,16 @@ class EventLog:
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def spoken_reply(ws_url: str, message: str) -> EventLog:
+    """Type `message` in a session that takes audio; everything up to the reply's tts_end."""
+    from websockets.asyncio.client import connect
+
+    async with connect(ws_url, max_size=None) as ws:
+        log = EventLog(ws)
+        await ws.send(json.dumps({"type": "audio_config", "data": {"sample_rate": 16000}}))
+        await ws.send(json.dumps({"type": "request_ai_response", "data": {"message": message}}))
+        await log.wait_for("tts_end")
+        await log.close()
+    return log

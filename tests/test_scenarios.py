@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from audio.tts import TTS
 from gateway.app import create_app
 from gateway.auth import mint_token
-from tests.audio_support import EventLog
+from tests.audio_support import spoken_reply
 from tests.fakes.llm_servers import Script
 from tests.support import ask, isolated_settings, next_event, reply_text, send, serve_in_thread, ws_url
 
@@ -123,12 +123,7 @@ async def test_rapport_tag_is_never_spoken(postgres, models_dir, tmp_path, fake_
         app.state.services.speech.tts = {"en": voice, "ko": voice}
         sid = session(base, "job_interview", "en")
         server.script = Script(chunks=["Thanks. ", "Why us? [[rapp", "ort:+0.1]]"])
-        async with connect(ws_url(base, sid), max_size=None) as ws:
-            log = EventLog(ws)
-            await send(ws, "audio_config", sample_rate=16000)
-            await send(ws, "request_ai_response", message="I have ten years of experience.")
-            await log.wait_for("tts_end")
-            await log.close()
+        await spoken_reply(ws_url(base, sid), "I have ten years of experience.")
     assert " ".join(voice.spoken) == "Thanks. Why us?"
     assert all("[" not in text for text in voice.spoken)
 

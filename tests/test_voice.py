@@ -19,6 +19,7 @@ from tests.audio_support import (
     load_wav,
     resample,
     silence,
+    spoken_reply,
     stream_audio,
     white_noise,
 )
@@ -296,13 +297,7 @@ async def test_speech_starts_before_the_model_has_finished(voice) -> None:
     llm.script = Script(chunks=["Thank you for sharing that. ", "It sounds like a lot. ",
                                 "Let us take it one step at a time. ", "What comes first?"],
                         delay_s=0.6)
-    sid = new_session(base)
-    async with connect(ws_url(base, sid), max_size=None) as ws:
-        log = EventLog(ws)
-        await send(ws, "audio_config", sample_rate=16000)
-        await send(ws, "request_ai_response", message="I have too much to do this week.")
-        await log.wait_for("tts_end")
-        await log.close()
+    log = await spoken_reply(ws_url(base, new_session(base)), "I have too much to do this week.")
     first_audio = next(i for i, item in enumerate(log.items) if isinstance(item, bytes))
     complete = next(i for i, item in enumerate(log.items)
                     if isinstance(item, dict) and item["type"] == "ai_stream_complete")
