@@ -19,6 +19,7 @@ from gateway.llm import create_llm
 from gateway.logs import quiet_third_party_loggers
 from gateway.ratelimit import SlidingWindowLimiter
 from gateway.services import Services
+from gateway.session.hub import SessionHub
 from gateway.storage import Store
 from gateway.storage.embedded import EmbeddedPostgres
 from gateway.storage.migrations import migrate
@@ -55,12 +56,16 @@ def create_app(settings: Settings) -> FastAPI:
             if not settings.jwt_secret_key:
                 log.warning("JWT_SECRET_KEY is not set: development mode, no authentication")
             log.info("LLM provider: %s (%s)", llm.provider, llm.model)
-            app.state.services = Services(
+            app.state.services = services = Services(
                 settings=settings, store=Store(pool), llm=llm,
                 limiter=SlidingWindowLimiter(settings.max_ai_requests_per_minute, 60.0),
                 speech=speech,
             )
-            yield
+            app.state.hub = hub = SessionHub(services)
+            try:
+                yield
+            finally:
+                await hub.aclose()
         finally:
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)

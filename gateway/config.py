@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     parley_host: str = "127.0.0.1"
     parley_port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    session_lease_s: float = Field(10.0, ge=1, le=300)  # a dead process's sessions free up after this
 
     # Voice loop
     vad_silence_ms: int = Field(500, ge=60, le=5000)
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     stt_max_seconds: float = Field(6.0, gt=0)
     stt_filler_prompt: bool = True  # a disfluent initial prompt keeps more "um"/"uh" (English)
     stt_short_window: bool = True  # encode only the utterance (+1 s), not Whisper's 30 s window
+    stt_budget_ratio: float = Field(0.5, gt=0)  # recognition seconds a session may use per audio second
     stt_preload: str = "ko,en"  # languages whose Whisper model loads at start-up; others on first use
     tts_provider: TTSProviderName = "local"
     tts_lead_ms: int = Field(500, ge=0, le=60_000)  # how far speech may run ahead of playback

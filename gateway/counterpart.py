@@ -1,20 +1,28 @@
 """The counterpart of a session: its scenario, where the conversation stands, its rapport.
 
-For each turn it resolves the scenario live (operators' edits apply from the next turn),
-picks the next beat, composes the layered prompt, and afterwards moves rapport by the
-model's own tag, putting the session on hold when rapport reaches 0.
+For each turn it resolves the scenario live (operators' edits apply from the next turn;
+while the database cannot be reached, the last version it read), picks the next beat,
+composes the layered prompt, and afterwards moves rapport by the model's own tag, putting
+the session on hold when rapport reaches 0. It holds state in memory only: the session's
+owner writes it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from gateway.catalog import LiveCatalog
+from gateway.session.journal import is_unreachable
 from gateway.storage import SessionRecord, Store
 from scenarios import rapport as rapport_
 from scenarios.beats import BeatPosition, NextBeat, next_beat
 from scenarios.models import Persona, Scenario
 from scenarios.prompts import PromptContext, compose_prompt
+
+log = logging.getLogger(__name__)
+CATALOG_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,15 +56,28 @@ class Counterpart:
         self.rapport = record.rapport
         self.position = BeatPosition(record.beat_index, record.beat_followed_up)
         self.status = record.status
-        self.store = store
         self.catalog = LiveCatalog(store)
+        self._last_read: tuple[Scenario, Persona] | None = None
 
     @property
     def on_hold(self) -> bool:
         return self.status == "on_hold"
 
+    async def scenario(self) -> tuple[Scenario, Persona]:
+        """The session's scenario as the catalog has it now; the last version read while the
+        database is unreachable."""
+        try:
+            async with asyncio.timeout(CATALOG_TIMEOUT_S):
+                self._last_read = await self.catalog.scenario(self.scenario_id)
+        except Exception as error:
+            if self._last_read is None or not is_unreachable(error):
+                raise
+            log.warning("session %s: catalog unreachable (%s); using the scenario as last read",
+                        self.session_id, type(error).__name__)
+        return self._last_read
+
     async def plan(self, message: str, emotion: str) -> TurnPlan:
-        scenario, persona = await self.catalog.scenario(self.scenario_id)
+        scenario, persona = await self.scenario()
         upcoming = next_beat(scenario, self.position, message)
         prompt = compose_prompt(PromptContext(
             scenario=scenario, persona=persona, language=self.language, emotion=emotion,
@@ -67,7 +88,7 @@ class Counterpart:
     def opening_line(self, scenario: Scenario) -> str:
         return scenario.opening_line.in_(self.language)
 
-    async def conclude(self, plan: TurnPlan, tag_delta: float | None) -> RapportChange | None:
+    def conclude(self, plan: TurnPlan, tag_delta: float | None) -> RapportChange | None:
         """After a reply: advance the beat, move rapport by the model's tag, maybe hold."""
         self.position = plan.next.position
         change: RapportChange | None = None
@@ -81,7 +102,4 @@ class Counterpart:
                 closing = plan.scenario.closing_line.in_(self.language)
             change = RapportChange(self.rapport, rapport_.stage(self.rapport),
                                    round(self.rapport - previous, 3), self.on_hold, closing)
-        await self.store.save_scenario_state(
-            self.session_id, rapport=self.rapport, beat_index=self.position.index,
-            beat_followed_up=self.position.followed_up, status=self.status)
         return change

@@ -32,10 +32,14 @@ class _Event(BaseModel):
 # ---------------------------------------------------------------- client -> gateway
 
 
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last datetime Python has
+
+
 class RequestAIResponseData(_Data):
     message: str = Field(description="The user's words. Not empty; at most MAX_MESSAGE_CHARS.")
     emotion: Emotion | None = Field(None, description="null means the session's current emotion")
-    timestamp: int | None = Field(None, description="Milliseconds since the epoch")
+    timestamp: int | None = Field(None, ge=0, le=MAX_TIMESTAMP_MS,
+                                  description="Milliseconds since the epoch")
 
 
 class RequestAIResponse(_Event):
@@ -84,7 +88,8 @@ class Interrupt(_Event):
 
 
 class SessionStartData(_Data):
-    scenario: str = Field("counseling", description="A scenario id from GET /scenarios")
+    scenario: str = Field("counseling", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                          description="A scenario id from GET /scenarios")
     language: Literal["ko", "en", "auto"] = "ko"
 
 
@@ -337,12 +342,65 @@ class ProtocolError(Exception):
         self.message_type = message_type
 
 
-def parse_client_message(text: str) -> _Event:
-    """Parse and validate one text frame; raise `ProtocolError` with a readable reason."""
+MAX_FRAME_CHARS = 64 * 1024   # a text frame; MAX_MESSAGE_CHARS of Korean is ~6 KB
+MAX_DEPTH = 16
+MAX_INT_DIGITS = 20
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ProtocolError("invalid_json", f"a number in the frame has more than "
+                                            f"{MAX_INT_DIGITS} digits")
+    return int(digits)
+
+
+def _no_constant(name: str) -> None:
+    raise ProtocolError("invalid_json", f"{name} is not a JSON number")
+
+
+def _check_values(value: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, and text PostgreSQL cannot store (NUL, lone
+    surrogates), naming where it is."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ProtocolError("invalid_json", f"the frame nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, str):
+            _check_text(item, where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key, where or "key")
+                stack.append((child, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+
+
+def _check_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise ProtocolError("invalid_text", f"field {where or 'data'!r} contains a NUL character")
     try:
-        envelope = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("invalid_text", f"field {where or 'data'!r} contains a lone "
+                                            "surrogate (not valid Unicode text)") from None
+
+
+def parse_client_message(text: str) -> _Event:
+    """Parse and validate one text frame; raise `ProtocolError` with a readable reason.
+
+    The JSON is parsed with limits (size, nesting, digits of a number) and every string is
+    checked for what PostgreSQL cannot store, before anything reaches the session."""
+    if len(text) > MAX_FRAME_CHARS:
+        raise ProtocolError("frame_too_large", f"a text frame is {len(text)} characters; the "
+                                               f"limit is {MAX_FRAME_CHARS}")
+    try:
+        envelope = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError):
         raise ProtocolError("invalid_json", "the frame is not valid JSON") from None
+    _check_values(envelope)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("type"), str):
         raise ProtocolError("invalid_message", 'a frame must be {"type": "...", "data": {...}}')
     message_type = envelope["type"]
@@ -355,7 +413,10 @@ def parse_client_message(text: str) -> _Event:
         envelope = {**envelope, "data": {}}
     try:
         return model.model_validate(envelope)
-    except ValidationError as error:
+    except (ValidationError, ValueError) as error:
+        if not isinstance(error, ValidationError):
+            raise ProtocolError("invalid_message", str(error)[:200],
+                                message_type=message_type) from None
         raise ProtocolError("invalid_message", describe(error),
                             message_type=message_type) from None
 

@@ -5,27 +5,51 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from gateway.catalog import LiveCatalog
 from gateway.deps import OwnedSessionDep, PrincipalDep, ServicesDep
-from gateway.reports import generate_report
+from gateway.session.hub import SessionRefused
 
 router = APIRouter()
 
 
-@router.get("/health")
-async def health(services: ServicesDep) -> dict[str, Any]:
-    """Liveness, and which engines are live (the scripted counterpart is not a language model)."""
-    llm = services.llm
-    database = "ok"
+async def _database(services: ServicesDep) -> str:
     try:
-        await services.store.pool.fetchval("SELECT 1")
+        await services.store.pool.fetchval("SELECT 1", timeout=2)
     except Exception as error:  # report, never crash, the health check
-        database = f"error: {type(error).__name__}"
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process is up and its event loop answers (for a liveness probe)."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+async def ready(services: ServicesDep, request: Request) -> JSONResponse:
+    """Ready for new sessions: the database answers and the speech engines have loaded
+    (503 otherwise, for a load balancer's or Kubernetes' readiness probe)."""
+    database = await _database(services)
+    engines = services.speech.ready.is_set()
+    ok = database == "ok" and engines
+    return JSONResponse({"status": "ready" if ok else "not ready", "database": database,
+                         "speech_engines_loaded": engines,
+                         "live_sessions": len(request.app.state.hub)},
+                        status_code=200 if ok else 503)
+
+
+@router.get("/health")
+async def health(services: ServicesDep) -> JSONResponse:
+    """Database, live engines (the scripted counterpart is not a language model), auth mode;
+    HTTP 503 while the database cannot be reached."""
+    llm = services.llm
+    database = await _database(services)
     llm_info: dict[str, Any] = {
         "provider": llm.provider, "model": llm.model, "is_language_model": llm.is_language_model,
     }
@@ -39,13 +63,17 @@ async def health(services: ServicesDep) -> dict[str, Any]:
         "auth": "jwt" if services.jwt_secret else "development (no JWT_SECRET_KEY)",
     }
     body.update(services.speech.health())
-    return body
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
 @router.post("/sessions/{session_id}/end")
-async def end_session(session: OwnedSessionDep, services: ServicesDep) -> dict[str, Any]:
-    """Close and score the session; returns the report (also stored)."""
-    return await generate_report(services, session)
+async def end_session(session: OwnedSessionDep, principal: PrincipalDep,
+                      request: Request) -> dict[str, Any]:
+    """Close and score the session through its owner; returns the report (also stored)."""
+    try:
+        return await request.app.state.hub.end(session.id, principal)  # type: ignore[no-any-return]
+    except SessionRefused as refused:
+        raise HTTPException(refused.http_status, refused.reason) from None
 
 
 @router.get("/sessions/{session_id}/report")

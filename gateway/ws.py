@@ -1,4 +1,8 @@
-"""The session WebSocket: authenticate, open the session, hand frames to `Conversation`."""
+"""The session WebSocket: authenticate, then hand every frame to the session's owner.
+
+The handler never acts on a frame itself: it reads, puts the frame into the owner's inbox
+and reads the next (the bounded inbox is the socket's back-pressure). The owner answers.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.auth import AuthError, authenticate
-from gateway.outbox import Outbox
-from gateway.session import Conversation
+from gateway.session import events as ev
+from gateway.session.connection import Connection
+from gateway.session.hub import SessionRefused
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -18,12 +23,12 @@ router = APIRouter()
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 CLOSE_BAD_SESSION_ID = 4400
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
 
 
 @router.websocket("/ws/session/{session_id}")
 async def session_socket(websocket: WebSocket, session_id: str) -> None:
     services = websocket.app.state.services
+    hub = websocket.app.state.hub
     await websocket.accept()
     if not SESSION_ID.fullmatch(session_id):
         await websocket.close(CLOSE_BAD_SESSION_ID,
@@ -36,24 +41,25 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
     except AuthError as error:
         await websocket.close(CLOSE_UNAUTHENTICATED, str(error))
         return
-    record, _ = await services.store.open_session(session_id, principal.user_id)
-    if record.owner != principal.user_id:
-        log.warning("user %s refused session %s owned by another user", principal.user_id,
-                    session_id)
-        await websocket.close(CLOSE_FORBIDDEN, "this session belongs to another user")
-        return
-    conversation = Conversation(record, principal, services, Outbox(websocket))
+    connection = Connection(websocket)
     try:
-        while True:
+        await hub.attach(session_id, principal, connection)
+    except SessionRefused as refused:
+        await websocket.close(refused.close_code, refused.reason)
+        return
+    owner = hub.live(session_id)
+    try:
+        while owner is not None and not connection.closed:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 break
             if frame.get("text") is not None:
-                await conversation.handle_text_frame(frame["text"])
+                await owner.post(ev.TextFrame(connection, frame["text"]))
             elif frame.get("bytes") is not None:
-                await conversation.handle_binary_frame(frame["bytes"])
-    except WebSocketDisconnect:
+                await owner.post(ev.AudioFrame(connection, frame["bytes"]))
+    except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        conversation.outbox.closed = True
-        await conversation.aclose()
+        connection.closed = True
+        if owner is not None and not owner.done.is_set():
+            await owner.post(ev.Detach(connection))

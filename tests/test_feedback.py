@@ -102,7 +102,7 @@ async def test_report_before_the_end_is_404(gateway) -> None:
 
 
 def test_auto_language_sessions_get_feedback_in_the_language_heard() -> None:
-    from gateway.reports import feedback_language
+    from gateway.scoring import feedback_language
 
     assert feedback_language("en", None) == "en" and feedback_language("ko", {"language": "en"}) == "ko"
     assert feedback_language("auto", {"language": "en"}) == "en"

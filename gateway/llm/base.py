@@ -32,7 +32,17 @@ class LLMRequest:
 
 
 class LLMError(Exception):
-    """A provider failure, with a reason fit to show the user."""
+    """A provider failure, with a reason fit to show the user and a stable code."""
+
+    def __init__(self, reason: str, code: str = "llm_error") -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def incomplete() -> LLMError:
+    """The stream ended without the provider saying the reply was finished."""
+    return LLMError("the language model's reply broke off before it was finished",
+                    code="llm_incomplete")
 
 
 class LLM(ABC):
@@ -44,7 +54,9 @@ class LLM(ABC):
 
     @abstractmethod
     def stream(self, request: LLMRequest) -> AsyncIterator[str]:
-        """Yield the reply's text deltas; raise `LLMError` on failure."""
+        """Yield the reply's text deltas; raise `LLMError` on failure, including a stream that
+        ends without the provider's own end-of-reply signal (`incomplete()`): only a reply
+        the provider finished may be stored as complete."""
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook)
         """Release network clients."""

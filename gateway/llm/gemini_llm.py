@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from google import genai
 from google.genai import errors, types
 
-from gateway.llm.base import LLM, LLMError, LLMRequest
+from gateway.llm.base import LLM, LLMError, LLMRequest, incomplete
 
 
 class GeminiLLM(LLM):
@@ -29,9 +29,15 @@ class GeminiLLM(LLM):
             stream = await self._client.aio.models.generate_content_stream(
                 model=self.model, contents=contents, config=config  # type: ignore[arg-type]
             )
+            finished = False
             async for chunk in stream:
                 if chunk.text:
                     yield chunk.text
+                finished = finished or any(c.finish_reason for c in chunk.candidates or ())
+            if not finished:
+                raise incomplete()
+        except LLMError:
+            raise
         except errors.APIError as error:
             raise LLMError(f"the language model refused the request (HTTP {error.code})") from None
         except Exception as error:  # the SDK raises httpx/httpx2/aiohttp errors as they come

@@ -8,7 +8,19 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletionChunk
 
-from gateway.llm.base import LLM, LLMError, LLMRequest
+from gateway.llm.base import LLM, LLMError, LLMRequest, incomplete
+
+
+class _Stream(AsyncStream[ChatCompletionChunk]):
+    """The SDK's stream, also noting the `[DONE]` sentinel (which the SDK swallows)."""
+
+    saw_done = False
+
+    async def _iter_events(self):  # type: ignore[no-untyped-def]
+        async for event in super()._iter_events():
+            if event.data.startswith("[DONE]"):
+                self.saw_done = True
+            yield event
 
 
 class OpenAILLM(LLM):
@@ -34,13 +46,19 @@ class OpenAILLM(LLM):
             # (same HTTP stack, SSE decoding, error mapping and retries) without that pass.
             response = await self._client.post(
                 "/chat/completions", body=body, cast_to=ChatCompletionChunk, stream=True,
-                stream_cls=AsyncStream[ChatCompletionChunk],
+                stream_cls=_Stream,
             )
+            finished = False
             async with response:
                 async for chunk in response:
                     for choice in chunk.choices:
                         if choice.delta and choice.delta.content:
                             yield choice.delta.content
+                        finished = finished or choice.finish_reason is not None
+            if not (finished or response.saw_done):
+                raise incomplete()
+        except LLMError:
+            raise
         except openai.APIStatusError as error:
             raise LLMError(f"the language model refused the request (HTTP {error.status_code})") from None
         except openai.APITimeoutError:

@@ -92,14 +92,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections decode jsonb to Python values."""
+    """A pool whose connections decode jsonb to Python values. A statement that hangs (a
+    database that stopped answering) fails after 10 s, so the journal can retry it."""
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=10,
     )
 
 
 class Store:
-    """Every query the gateway runs; nothing else touches SQL."""
+    """Every query the gateway runs; nothing else touches SQL.
+
+    A live session's own writes (`OwnerWrites`) come from its owner alone, through its
+    journal, and are fenced by the owner's lease token; everything here is either a read or
+    a write that no owner makes (catalog edits, reports).
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -125,37 +131,41 @@ class Store:
         )
         return SessionRecord(**dict(row)) if row else None
 
-    async def set_session_emotion(self, session_id: str, emotion: str) -> None:
-        await self.pool.execute("UPDATE sessions SET emotion = $2 WHERE id = $1", session_id, emotion)
+    # ------------------------------------------------------------ leases
 
-    async def start_session(self, session_id: str, scenario: str, language: str) -> bool:
-        """Choose the scenario and language of a session that has no turn yet."""
-        status = await self.pool.execute(
-            "UPDATE sessions SET scenario = $2, language = $3 WHERE id = $1 AND turn_count = 0",
-            session_id, scenario, language)
-        return status.endswith(" 1")
+    async def acquire_lease(self, session_id: str, holder: str, token: str,
+                            ttl_s: float) -> SessionRecord | None:
+        """Take the session's lease for owner `token` of process `holder`, if it is free,
+        expired, or held by this process (whose hub guarantees one owner at a time); None if
+        another live process holds it. A reply the previous owner left pending is marked cut
+        short with what it had recorded of it: that owner is gone."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"UPDATE sessions SET lease_holder = $2, lease_token = $3,"
+                f" lease_until = now() + make_interval(secs => $4)"
+                f" WHERE id = $1 AND (lease_token IS NULL OR lease_holder = $2"
+                f" OR lease_until < now()) RETURNING {_SESSION_COLUMNS}",
+                session_id, holder, token, ttl_s)
+            if row is None:
+                return None
+            await conn.execute(
+                "UPDATE turns SET status = 'cut_short', end_reason = 'owner_lost',"
+                " completed_at = now() WHERE session_id = $1 AND status = 'pending'", session_id)
+            return SessionRecord(**dict(row))
 
-    async def save_scenario_state(self, session_id: str, *, rapport: float, beat_index: int,
-                                  beat_followed_up: bool, status: str) -> None:
+    async def renew_leases(self, tokens: list[str], ttl_s: float) -> set[str]:
+        """Extend the leases of these owners; return the tokens that still hold theirs."""
+        rows = await self.pool.fetch(
+            "UPDATE sessions SET lease_until = now() + make_interval(secs => $2)"
+            " WHERE lease_token = ANY($1::text[]) RETURNING lease_token", tokens, ttl_s)
+        return {r["lease_token"] for r in rows}
+
+    async def release_lease(self, session_id: str, token: str) -> None:
         await self.pool.execute(
-            "UPDATE sessions SET rapport = $2, beat_index = $3, beat_followed_up = $4,"
-            " status = $5 WHERE id = $1",
-            session_id, rapport, beat_index, beat_followed_up, status)
+            "UPDATE sessions SET lease_holder = NULL, lease_token = NULL, lease_until = NULL"
+            " WHERE id = $1 AND lease_token = $2", session_id, token)
 
-    async def flag_for_human(self, session_id: str, reason: str) -> None:
-        await self.pool.execute(
-            "UPDATE sessions SET flagged_for_human = true, flag_reason = $2,"
-            " flagged_at = coalesce(flagged_at, now()) WHERE id = $1", session_id, reason)
-
-    async def save_feedback(self, turn_id: int, *, speech: dict[str, Any] | None,
-                            feedback: dict[str, Any]) -> None:
-        await self.pool.execute("UPDATE turns SET speech = $2, feedback = $3 WHERE id = $1",
-                                turn_id, speech, feedback)
-
-    async def end_session(self, session_id: str) -> None:
-        await self.pool.execute(
-            "UPDATE sessions SET ended_at = coalesce(ended_at, now()), status = 'ended'"
-            " WHERE id = $1", session_id)
+    # ------------------------------------------------------------ reports and catalog
 
     async def save_report(self, session_id: str, report: dict[str, Any], html: str) -> None:
         await self.pool.execute(
@@ -205,52 +215,6 @@ class Store:
             f"DELETE FROM {_catalog_table(table)} WHERE id = $1", item_id)
         return status.endswith(" 1")
 
-    async def add_turn(
-        self,
-        session_id: str,
-        user_message: str,
-        *,
-        emotion: str,
-        source: TurnSource,
-        client_timestamp: datetime | None = None,
-    ) -> TurnRecord:
-        """Store the user's side of a turn at once, so an accepted message is never lost.
-
-        One statement (so one round trip): the session's counter gives the sequence number.
-        """
-        row = await self.pool.fetchrow(
-            f"WITH counter AS (UPDATE sessions SET turn_count = turn_count + 1 WHERE id = $1"
-            f" RETURNING turn_count)"
-            f" INSERT INTO turns (session_id, seq, user_message, emotion, source,"
-            f" client_timestamp) SELECT $1, turn_count, $2, $3, $4, $5 FROM counter"
-            f" RETURNING {_TURN_COLUMNS}",
-            session_id, user_message, emotion, source, client_timestamp,
-        )
-        if row is None:
-            raise LookupError(f"no session {session_id!r}")
-        return TurnRecord(**dict(row))
-
-    async def finish_turn(
-        self,
-        turn_id: int,
-        *,
-        ai_reply: str,
-        status: TurnStatus,
-        end_reason: str | None = None,
-        timings: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Record the reply as the user received it, and how the turn ended."""
-        await self.pool.execute(
-            "UPDATE turns SET ai_reply = $2, status = $3, end_reason = $4,"
-            " timings = timings || $5::jsonb, completed_at = now() WHERE id = $1",
-            turn_id, ai_reply, status, end_reason, dict(timings or {}),
-        )
-
-    async def merge_turn_timings(self, turn_id: int, timings: Mapping[str, Any]) -> None:
-        await self.pool.execute(
-            "UPDATE turns SET timings = timings || $2::jsonb WHERE id = $1", turn_id, dict(timings)
-        )
-
     async def recent_turns(
         self, session_id: str, limit: int, *, before_seq: int | None = None
     ) -> list[TurnRecord]:
@@ -269,3 +233,68 @@ class Store:
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE session_id = $1 ORDER BY seq", session_id
         )
         return [TurnRecord(**dict(r)) for r in rows]
+
+
+class OwnerWrites:
+    """The writes a session's owner makes, fenced by its lease token.
+
+    Each returns whether it applied (False: the owner no longer holds the lease). Each is
+    idempotent, so the journal can retry one whose outcome an outage hid: inserts ignore a
+    row that is already there, updates set absolute values.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, session_id: str, token: str) -> None:
+        self.pool = pool
+        self.session_id = session_id
+        self.token = token
+
+    async def _fenced(self, sql: str, *args: Any) -> bool:
+        status = await self.pool.execute(sql, self.session_id, self.token, *args)
+        return not status.endswith(" 0")
+
+    async def insert_turn(self, seq: int, user_message: str, *, emotion: str,
+                          source: TurnSource, client_timestamp: datetime | None,
+                          speech: dict[str, Any] | None) -> bool:
+        """The user's side of a turn, the moment it is accepted; the counter moves with it."""
+        row = await self.pool.fetchval(
+            "WITH s AS (UPDATE sessions SET turn_count = greatest(turn_count, $3)"
+            " WHERE id = $1 AND lease_token = $2 RETURNING id)"
+            " INSERT INTO turns (session_id, seq, user_message, emotion, source,"
+            " client_timestamp, speech) SELECT $1, $3, $4, $5, $6, $7, $8 FROM s"
+            " ON CONFLICT (session_id, seq) DO UPDATE SET seq = excluded.seq RETURNING 1",
+            self.session_id, self.token, seq, user_message, emotion, source, client_timestamp,
+            speech)
+        return row is not None
+
+    async def finish_turn(self, seq: int, *, ai_reply: str, status: TurnStatus,
+                          end_reason: str | None, timings: Mapping[str, Any]) -> bool:
+        """The reply as the user received it, and how the turn ended."""
+        return await self._fenced(
+            "UPDATE turns SET ai_reply = $4, status = $5, end_reason = $6,"
+            " timings = timings || $7::jsonb, completed_at = coalesce(completed_at, now())"
+            " WHERE session_id = $1 AND seq = $3"
+            " AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)",
+            seq, ai_reply, status, end_reason, dict(timings))
+
+    async def save_feedback(self, seq: int, feedback: dict[str, Any]) -> bool:
+        return await self._fenced(
+            "UPDATE turns SET feedback = $4 WHERE session_id = $1 AND seq = $3"
+            " AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)",
+            seq, feedback)
+
+    async def save_state(self, *, scenario: str, language: str, emotion: str, rapport: float,
+                         beat_index: int, beat_followed_up: bool, status: str) -> bool:
+        """The session's live state as the owner holds it (an ended session stays ended)."""
+        return await self._fenced(
+            "UPDATE sessions SET scenario = $3, language = $4, emotion = $5, rapport = $6,"
+            " beat_index = $7, beat_followed_up = $8,"
+            " status = CASE WHEN status = 'ended' THEN 'ended' ELSE $9 END,"
+            " ended_at = CASE WHEN $9 = 'ended' THEN coalesce(ended_at, now()) ELSE ended_at END"
+            " WHERE id = $1 AND lease_token = $2",
+            scenario, language, emotion, rapport, beat_index, beat_followed_up, status)
+
+    async def flag_for_human(self, reason: str) -> bool:
+        return await self._fenced(
+            "UPDATE sessions SET flagged_for_human = true, flag_reason = $3,"
+            " flagged_at = coalesce(flagged_at, now()) WHERE id = $1 AND lease_token = $2",
+            reason)

@@ -28,6 +28,9 @@ class Script:
     status: int = 200               # an HTTP error status instead of a stream
     break_after: int | None = None  # drop the connection after this many chunks
     hang_after: int | None = None   # stop sending (but keep the connection) after this many
+    finish: bool = True             # end with the provider's own end signal (finish_reason,
+                                    # [DONE], Gemini's finishReason); False: a clean early end
+    garbage_after: int | None = None  # send an SSE event that is not JSON after this many
 
 
 class BrokenStream(Exception):
@@ -55,6 +58,9 @@ class FakeLLMServer:
                 raise BrokenStream("scripted break")
             if script.hang_after is not None and index >= script.hang_after:
                 await asyncio.sleep(3600)
+            if script.garbage_after is not None and index >= script.garbage_after:
+                yield -1, "{this is not json"
+                return
             if script.delay_s:
                 await asyncio.sleep(script.delay_s)
             yield index, chunk
@@ -68,6 +74,9 @@ class FakeLLMServer:
 
         async def events() -> AsyncIterator[bytes]:
             async for index, chunk in self._chunks():
+                if index < 0:
+                    yield f"data: {chunk}\n\n".encode()
+                    return
                 delta: dict[str, Any] = {"content": chunk}
                 if index == 0:
                     delta["role"] = "assistant"
@@ -75,6 +84,8 @@ class FakeLLMServer:
                            "created": 0, "model": body.get("model", "fake"),
                            "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                 yield f"data: {json.dumps(payload)}\n\n".encode()
+            if not self.script.finish:
+                return
             done = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                     "model": body.get("model", "fake"),
                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
@@ -92,9 +103,16 @@ class FakeLLMServer:
                                 status_code=self.script.status)
 
         async def events() -> AsyncIterator[bytes]:
-            async for _, chunk in self._chunks():
-                payload = {"candidates": [{"content": {"parts": [{"text": chunk}],
-                                                       "role": "model"}, "index": 0}]}
+            last = len(self.script.chunks) - 1
+            async for index, chunk in self._chunks():
+                if index < 0:
+                    yield f"data: {chunk}\r\n\r\n".encode()
+                    return
+                candidate: dict[str, Any] = {"content": {"parts": [{"text": chunk}],
+                                                        "role": "model"}, "index": 0}
+                if index == last and self.script.finish:
+                    candidate["finishReason"] = "STOP"
+                payload = {"candidates": [candidate]}
                 yield f"data: {json.dumps(payload)}\r\n\r\n".encode()
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -122,6 +140,42 @@ class FakeLLMServer:
     def last_messages(self) -> list[dict[str, str]]:
         """The conversation of the most recent OpenAI request (system prompt included)."""
         return self.requests[-1]["body"]["messages"]  # type: ignore[no-any-return]
+
+
+class CloseDelimitedSSE:
+    """An OpenAI-wire server whose streamed body has no length and no chunked framing: it
+    ends when the server closes the connection (HTTP/1.0 style), here before the reply's end
+    signal. uvicorn always frames its bodies, so this is a raw asyncio server."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.chunks = chunks
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"connection: close\r\n\r\n")
+        for chunk in self.chunks:
+            payload = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                       "choices": [{"index": 0, "delta": {"content": chunk},
+                                    "finish_reason": None}]}
+            writer.write(f"data: {json.dumps(payload)}\n\n".encode())
+            await writer.drain()
+        writer.close()
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
 
 
 def main() -> None:

@@ -76,8 +76,8 @@ async def turn_feedback(scenario: Scenario, message: str, language: str,
 
 
 async def generate_report(services: Services, record: SessionRecord) -> dict[str, Any]:
-    """Close the session, build its report (and a summary from a real model), store both."""
-    await services.store.end_session(record.id)
+    """Build the report of an ended session from what is stored (and a summary from a real
+    model); store it. The owner calls this once its journal has written everything."""
     turns = [t for t in await services.store.all_turns(record.id) if t.user_message]
     catalog = LiveCatalog(services.store)
     try:

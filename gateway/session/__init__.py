@@ -1,0 +1,1 @@
+"""A live session: its one owner (an actor with an inbox), the stages it runs, its journal."""

@@ -1,0 +1,168 @@
+"""What a session's owner receives in its inbox: typed messages, never callbacks.
+
+Connections put frames; HTTP handlers put requests; the stages a session runs (listening,
+the model's reply, speaking, feedback, reports) put the events they yield. The owner is the
+only one that acts on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from audio.stt import Transcript
+
+if TYPE_CHECKING:
+    from gateway.counterpart import TurnPlan
+    from gateway.session.connection import Connection
+
+
+# ---------------------------------------------------------------- from connections and HTTP
+
+
+@dataclass(frozen=True)
+class Attach:
+    connection: Connection
+
+
+@dataclass(frozen=True)
+class Detach:
+    connection: Connection
+
+
+@dataclass(frozen=True)
+class TextFrame:
+    connection: Connection
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    connection: Connection
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EndRequested:
+    """End and score the session (HTTP `POST /sessions/{id}/end`); answered with the report."""
+
+    answer: asyncio.Future[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """Another process took the session over: stop serving it, write nothing more."""
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """The process is stopping: cut what is in flight, write it, close the socket."""
+
+    close_code: int
+    reason: str
+
+
+# ---------------------------------------------------------------- from listening
+
+
+@dataclass(frozen=True)
+class VoiceTurn:
+    """A final transcript and when its speech ended, for the owner to answer."""
+
+    transcript: Transcript
+    speech_end_at: float | None  # perf_counter() when the last voiced frame arrived
+    endpoint_at: float           # perf_counter() when the end of turn was confirmed
+    transcript_at: float
+    speculative_hit: bool
+    voiced: tuple[tuple[int, int], ...] = ()  # VAD voiced stretches, stream ms
+
+
+@dataclass(frozen=True)
+class TranscriptReady:
+    turn: VoiceTurn
+
+
+@dataclass(frozen=True)
+class ListeningFailed:
+    """An utterance that could not be transcribed (no engine, engine error, not speech)."""
+
+    code: str
+    reason: str
+
+
+# ---------------------------------------------------------------- from a reply's generation
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    """The model said it finished (finish_reason, [DONE], Gemini's final chunk)."""
+
+    seq: int
+    plan: TurnPlan | None
+    rapport_delta: float | None
+
+
+@dataclass(frozen=True)
+class ReplyFailed:
+    seq: int
+    code: str
+    reason: str
+
+
+# ---------------------------------------------------------------- from speaking
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    """Reply audio to send now (pacing is the speaker's); `heard_chars`: the reply's text up
+    to the end of the sentence this audio belongs to."""
+
+    seq: int
+    data: bytes
+    sample_rate: int
+    heard_chars: int
+
+
+@dataclass(frozen=True)
+class SpeechDone:
+    seq: int
+
+
+@dataclass(frozen=True)
+class SpeechFailed:
+    seq: int
+    reason: str
+
+
+# ---------------------------------------------------------------- from feedback and reports
+
+
+@dataclass(frozen=True)
+class FeedbackReady:
+    seq: int
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ReportReady:
+    report: dict[str, Any] | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing is connected and everything is written: the owner may retire."""
+
+    generation: int
+
+
+Message = (Attach | Detach | TextFrame | AudioFrame | EndRequested | LeaseLost | Shutdown
+           | TranscriptReady | ListeningFailed | ReplyText | ReplyDone | ReplyFailed
+           | SpeechAudio | SpeechDone | SpeechFailed | FeedbackReady | ReportReady | Idle)

@@ -1,0 +1,223 @@
+"""Microphone audio in: frames -> turn detection -> (speculative) transcription.
+
+A stage: `push()` takes a binary frame and returns the VAD events it produced; the
+transcriptions it starts put `TranscriptReady` / `ListeningFailed` into the owner's inbox,
+in the order the utterances were spoken. It never speaks the wire protocol.
+
+Framing, resampling and VAD cost tens of microseconds per 20 ms frame and run inline; a
+large binary message is processed in a worker thread instead. Whisper runs in its own
+worker. Transcription starts when the silence reaches VAD_SPECULATIVE_MS, so it is usually
+done by the time the end of turn is confirmed; it is thrown away if speech resumes.
+
+Audio that cannot be speech (a steady tone, clipping, DC) is refused before Whisper, and
+each session may spend at most `STT_BUDGET_RATIO` seconds of recognition per second of
+audio it sends (plus a burst), so no client can keep the shared recogniser busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from audio.pcm import FrameAssembler, UnsupportedRate
+from audio.signal import non_speech_reason
+from audio.stt import STT, STTError, Transcript
+from audio.types import PIPELINE_RATE
+from audio.vad import (
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStopped,
+    TurnDetector,
+    VADEvent,
+    VADOptions,
+)
+from gateway.config import Settings
+from gateway.privacy import preview
+from gateway.session.events import ListeningFailed, Message, TranscriptReady, VoiceTurn
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 1024 * 1024
+INLINE_FRAMES = 25  # up to 0.5 s of audio is processed on the loop; more goes to a thread
+STT_BURST_S = 8.0   # recognition time a session may spend before its audio has earned it
+
+
+class AudioRejected(Exception):
+    """Audio the session cannot use, with the `error` code and reason for the client."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class _Speculation:
+    audio_samples: int
+    task: asyncio.Task[Transcript]
+
+
+def _forget(task: asyncio.Task[Transcript]) -> None:
+    """Retrieve an abandoned transcription's outcome so it is never reported as lost."""
+    if not task.cancelled():
+        task.exception()
+
+
+class Listening:
+    """One session's microphone stream."""
+
+    def __init__(self, settings: Settings, stt: STT | None, stt_problem: str | None,
+                 language: str, post: Callable[[Message], Awaitable[None]]) -> None:
+        self.stt = stt
+        self.stt_problem = stt_problem
+        self.language = language
+        self._post = post
+        options = VADOptions(silence_ms=settings.vad_silence_ms,
+                             speculative_ms=settings.vad_speculative_ms,
+                             max_turn_ms=int(settings.vad_max_turn_s * 1000))
+        self._frame_ms = options.frame_ms
+        self._assembler = FrameAssembler(PIPELINE_RATE, options.frame_samples)
+        self._detector = TurnDetector(options, settings.vad_aggressiveness)
+        self._frames = 0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)  # (frame count, time)
+        self._speculation: _Speculation | None = None
+        self._in_order = asyncio.Lock()  # transcripts become turns in the order spoken
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._budget_ratio = settings.stt_budget_ratio
+        self._stt_spent_s = 0.0
+
+    def configure(self, sample_rate: int) -> None:
+        try:
+            self._assembler = FrameAssembler(sample_rate, self._assembler.frame_samples)
+        except UnsupportedRate as error:
+            raise AudioRejected("unsupported_sample_rate", str(error)) from None
+
+    async def push(self, data: bytes) -> list[VADEvent]:
+        """Take one binary frame of PCM16 LE mono at the configured rate; return what the
+        VAD saw. Pauses and ends of turn start transcriptions as a side effect."""
+        if len(data) > MAX_FRAME_BYTES:
+            raise AudioRejected("audio_frame_too_large",
+                                f"an audio frame is {len(data)} bytes; the limit is "
+                                f"{MAX_FRAME_BYTES} bytes (1 MiB)")
+        received_at = time.perf_counter()
+        estimated_frames = len(data) // 2 * PIPELINE_RATE // self._assembler.resampler.input_rate \
+            // self._assembler.frame_samples
+        if estimated_frames > INLINE_FRAMES:
+            events = await asyncio.to_thread(self._ingest, data)
+        else:
+            events = self._ingest(data)
+        self._arrivals.append((self._frames, received_at))
+        for event in events:
+            if isinstance(event, SpeechPaused):
+                self._speculate(event)
+            elif isinstance(event, SpeechResumed):
+                self._drop_speculation()
+            elif isinstance(event, SpeechStopped):
+                self._finalize_later(event)
+        return events
+
+    @property
+    def audio_seconds(self) -> float:
+        return self._frames * self._frame_ms / 1000
+
+    def _ingest(self, data: bytes) -> list[VADEvent]:
+        events: list[VADEvent] = []
+        for frame in self._assembler.push(data):
+            self._frames += 1
+            events += self._detector.push(frame)
+        return events
+
+    def _arrival_of(self, stream_ms: int) -> float | None:
+        frame = stream_ms // self._frame_ms
+        for count, at in self._arrivals:
+            if count >= frame:
+                return at
+        return None
+
+    def _refusal(self, audio: object) -> ListeningFailed | None:
+        """Why this utterance is not worth the recogniser's time, if it is not."""
+        if self.stt is None:
+            return ListeningFailed("stt_unavailable", "speech recognition is unavailable: "
+                                   f"{self.stt_problem or 'no engine configured'}")
+        reason = non_speech_reason(audio)  # type: ignore[arg-type]
+        if reason is not None:
+            return ListeningFailed("not_speech", f"{reason}; it was not transcribed")
+        allowed = STT_BURST_S + self._budget_ratio * self.audio_seconds
+        if self._stt_spent_s > allowed:
+            return ListeningFailed(
+                "stt_budget_exceeded",
+                f"this session used {self._stt_spent_s:.1f} s of speech recognition for "
+                f"{self.audio_seconds:.1f} s of audio; the utterance was not transcribed")
+        return None
+
+    def _speculate(self, event: SpeechPaused) -> None:
+        self._drop_speculation()
+        if self._refusal(event.audio) is not None:
+            return
+        assert self.stt is not None
+        task = asyncio.create_task(self.stt.transcribe(
+            event.audio, language=self.language, offset_ms=event.audio_start_ms,
+            speech_end_ms=event.speech_end_ms))
+        task.add_done_callback(self._count_spent)
+        self._speculation = _Speculation(len(event.audio), task)
+
+    def _count_spent(self, task: asyncio.Task[Transcript]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._stt_spent_s += task.result().stt_ms / 1000
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            task = self._speculation.task
+            task.cancel()  # the worker finishes; its result is ignored
+            task.add_done_callback(_forget)
+            self._speculation = None
+
+    def _finalize_later(self, event: SpeechStopped) -> None:
+        speculation, self._speculation = self._speculation, None
+        task = asyncio.create_task(self._finalize(event, speculation, time.perf_counter()))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finalize(self, event: SpeechStopped, speculation: _Speculation | None,
+                        endpoint_at: float) -> None:
+        async with self._in_order:
+            hit = speculation is not None and speculation.audio_samples == len(event.audio)
+            if not hit and speculation is not None:
+                speculation.task.cancel()
+                speculation.task.add_done_callback(_forget)
+            if not hit and (refused := self._refusal(event.audio)) is not None:
+                log.info("utterance at %d ms not transcribed: %s", event.start_ms, refused.code)
+                await self._post(refused)
+                return
+            assert self.stt is not None
+            try:
+                if hit:
+                    assert speculation is not None
+                    transcript = await speculation.task
+                else:
+                    transcript = await self.stt.transcribe(
+                        event.audio, language=self.language, offset_ms=event.audio_start_ms,
+                        speech_end_ms=event.end_ms)
+                    self._stt_spent_s += transcript.stt_ms / 1000
+            except STTError as error:
+                await self._post(ListeningFailed("stt_failed", str(error)))
+                return
+            transcript_at = time.perf_counter()
+            if not transcript.text:
+                log.info("utterance at %d ms had no words", event.start_ms)
+                return
+            log.info("transcript (%s, %.0f ms, speculative=%s): %s", transcript.language,
+                     transcript.stt_ms, hit, preview(transcript.text))
+            await self._post(TranscriptReady(VoiceTurn(
+                transcript, self._arrival_of(event.end_ms), endpoint_at, transcript_at, hit,
+                event.voiced)))
+
+    async def aclose(self) -> None:
+        self._drop_speculation()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

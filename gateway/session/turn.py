@@ -1,0 +1,50 @@
+"""One user turn and its reply as the owner tracks it: what was sent, heard and stored."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.session.events import VoiceTurn
+from gateway.session.replying import Replying
+from gateway.session.speaking import Speaking
+from gateway.storage.store import TurnSource
+
+
+@dataclass
+class Turn:
+    seq: int
+    message: str
+    emotion: str
+    source: TurnSource
+    replying: Replying
+    client_timestamp: datetime | None = None
+    voice: VoiceTurn | None = None
+    speaking: Speaking | None = None
+    accepted_at: float = field(default_factory=time.perf_counter)
+    parts: list[str] = field(default_factory=list)
+    text_complete: bool = False   # the provider finished and ai_stream_complete was sent
+    stored: bool = False          # its final state is in the journal: nothing changes it now
+    heard_chars: int = 0          # the reply up to the end of the last sentence spoken
+    first_token_at: float | None = None
+    first_audio_at: float | None = None
+    audio_ms: float = 0.0
+    sample_rate: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    feedback: dict[str, object] | None = None
+    feedback_ready: bool = False
+    feedback_sent: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def received(self) -> str:
+        """What the user got: the text sent, or, when the reply was spoken, what was heard."""
+        return self.text[: self.heard_chars] if self.speaking is not None else self.text
+
+    @property
+    def utterance_id(self) -> str:
+        return f"turn-{self.seq}"
