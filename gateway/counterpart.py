@@ -22,7 +22,7 @@ from scenarios.models import Persona, Scenario
 from scenarios.prompts import PromptContext, compose_prompt
 
 log = logging.getLogger(__name__)
-CATALOG_TIMEOUT_S = 2.0
+CATALOG_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class RapportChange:
 
 
 class Counterpart:
-    def __init__(self, record: SessionRecord, store: Store) -> None:
+    def __init__(self, record: SessionRecord, store: Store,
+                 last_read: tuple[Scenario, Persona] | None = None) -> None:
         self.session_id = record.id
         self.scenario_id = record.scenario
         self.language = record.language
@@ -57,7 +58,7 @@ class Counterpart:
         self.position = BeatPosition(record.beat_index, record.beat_followed_up)
         self.status = record.status
         self.catalog = LiveCatalog(store)
-        self._last_read: tuple[Scenario, Persona] | None = None
+        self._last_read = last_read
 
     @property
     def on_hold(self) -> bool:

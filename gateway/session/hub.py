@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from gateway.auth import Principal
+from gateway.catalog import LiveCatalog
 from gateway.services import Services
 from gateway.session import events as ev
 from gateway.session.connection import Connection
@@ -96,12 +97,13 @@ class SessionHub:
                                      "this session is live on another gateway process; try again "
                                      f"in a few seconds (a lease lasts {self.lease_s:g} s)")
             history = await store.recent_turns(session_id, self.services.settings.history_turns)
+            scenario = await LiveCatalog(store).scenario(leased.scenario)
         except Exception as error:
             if not is_unreachable(error):
                 raise
             raise SessionRefused(CLOSE_TRY_AGAIN, 503, "the database is unavailable; try again "
                                                        "shortly") from None
-        owner = SessionOwner(leased, history, self.services, self, token)
+        owner = SessionOwner(leased, history, scenario, self.services, self, token)
         self._owners[session_id] = owner
         owner.task = asyncio.create_task(owner.run(), name=f"owner-{session_id}")
         return owner

@@ -35,6 +35,7 @@ from gateway.session.speaking import Speaking
 from gateway.session.turn import Turn
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import OwnerWrites, TurnSource, TurnStatus
+from scenarios.models import Persona, Scenario
 from scenarios.rapport import stage as rapport_stage
 from scenarios.safety import assess_risk, safety_reply
 
@@ -60,14 +61,15 @@ class TurnRejected(Exception):
 class SessionOwner:
     """One live session in this process."""
 
-    def __init__(self, record: SessionRecord, history: list[TurnRecord], services: Services,
-                 hub: SessionHub, token: str) -> None:
+    def __init__(self, record: SessionRecord, history: list[TurnRecord],
+                 scenario: tuple[Scenario, Persona], services: Services, hub: SessionHub,
+                 token: str) -> None:
         self.record = record
         self.services = services
         self.hub = hub
         self.token = token
         self.inbox: asyncio.Queue[ev.Message] = asyncio.Queue(INBOX_SIZE)
-        self.counterpart = Counterpart(record, services.store)
+        self.counterpart = Counterpart(record, services.store, scenario)
         self.emotion = record.emotion
         self.turn_count = record.turn_count
         self.history: deque[tuple[str, str]] = deque(
@@ -345,8 +347,8 @@ class SessionOwner:
 
     async def _session_start(self, data: p.SessionStartData) -> None:
         try:
-            async with asyncio.timeout(2.0):
-                scenario, _ = await self.counterpart.catalog.scenario(data.scenario)
+            async with asyncio.timeout(3.0):
+                scenario, persona = await self.counterpart.catalog.scenario(data.scenario)
         except LookupError as error:
             await self._error("unknown_scenario", f"{error}; see GET /scenarios")
             return
@@ -361,7 +363,7 @@ class SessionOwner:
         self.record = dataclasses.replace(self.record, scenario=data.scenario,
                                           language=data.language)
         status, emotion = self.counterpart.status, self.emotion
-        self.counterpart = Counterpart(self.record, self.services.store)
+        self.counterpart = Counterpart(self.record, self.services.store, (scenario, persona))
         self.counterpart.status = status
         self.emotion = emotion
         if self.listening is not None:

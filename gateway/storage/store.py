@@ -91,7 +91,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     """A pool whose connections decode jsonb to Python values. A statement that hangs (a
     database that stopped answering) fails after 10 s, so the journal can retry it."""
     return await asyncpg.create_pool(
