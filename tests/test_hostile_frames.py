@@ -42,7 +42,7 @@ def _frame(type_: str, data: Any) -> str:
 
 
 def _raw(type_: str, data_json: str) -> str:
-    return '{"type": "%s", "data": %s}' % (type_, data_json)
+    return f'{{"type": "{type_}", "data": {data_json}}}'
 
 
 # (frame, must_error): frames of the contract with arbitrary values ...
@@ -70,14 +70,14 @@ well_formed = st.one_of(
 # ... and frames that are invalid by construction.
 invalid = st.one_of(
     st.builds(lambda n: (_raw("request_ai_response",
-                              '{"message": "hi", "timestamp": %s}' % ("9" * n)), True),
+                              f'{{"message": "hi", "timestamp": {"9" * n}}}'), True),
               st.integers(21, 6000)),
     st.builds(lambda t: (_frame("request_ai_response", {"message": "hi", "timestamp": t}), True),
               st.integers(max_value=-1) | st.integers(min_value=253_402_300_800_000)),
     st.builds(lambda a, b: (_frame("request_ai_response", {"message": f"{a}\x00{b}"}), True),
               st.text(max_size=10), st.text(max_size=10)),
     st.builds(lambda field: (_raw("session_start" if field == "scenario" else
-                                  "request_ai_response", '{"%s": "x\\ud800y"}' % field), True),
+                                  "request_ai_response", f'{{"{field}": "x\\ud800y"}}'), True),
               st.sampled_from(["scenario", "message"])),
     st.builds(lambda s: (_frame("session_start", {"scenario": f"a{s}\x00"}), True), st.text(max_size=5)),
     st.builds(lambda depth: ("[" * depth + "]" * depth, True), st.integers(17, 3000)),
