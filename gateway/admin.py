@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from gateway.auth import Principal
 from gateway.catalog import CatalogError, LiveCatalog
-from gateway.deps import PrincipalDep, ServicesDep
+from gateway.deps import AdminDep, PrincipalDep, ServicesDep
 from scenarios.models import Persona, Scenario
 
 router = APIRouter()
@@ -19,15 +18,6 @@ def get_catalog(services: ServicesDep) -> LiveCatalog:
 
 
 CatalogDep = Annotated[LiveCatalog, Depends(get_catalog)]
-
-
-def require_admin(principal: PrincipalDep) -> Principal:
-    if not principal.is_admin:
-        raise HTTPException(403, "the admin API needs a token with the 'admin' role")
-    return principal
-
-
-AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
 def _summary(scenario: Scenario, catalog_personas: dict[str, Persona]) -> dict[str, Any]:

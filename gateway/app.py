@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import admin, routes, ws
+from gateway import admin, data_rights, routes, ws
 from gateway.config import Settings
 from gateway.engines import build_engines, load_engines
+from gateway.headers import SecurityHeaders
+from gateway.limits import Limits
 from gateway.llm import create_llm
-from gateway.logs import quiet_third_party_loggers
-from gateway.ratelimit import SlidingWindowLimiter
+from gateway.logs import install_redaction, quiet_third_party_loggers
 from gateway.services import Services
 from gateway.session.hub import SessionHub
 from gateway.storage import Store
@@ -56,15 +57,20 @@ def create_app(settings: Settings) -> FastAPI:
             if not settings.jwt_secret_key:
                 log.warning("JWT_SECRET_KEY is not set: development mode, no authentication")
             log.info("LLM provider: %s (%s)", llm.provider, llm.model)
+            store = Store(pool)
             app.state.services = services = Services(
-                settings=settings, store=Store(pool), llm=llm,
-                limiter=SlidingWindowLimiter(settings.max_ai_requests_per_minute, 60.0),
+                settings=settings, store=store, llm=llm,
+                limits=Limits(store, settings),
                 speech=speech,
             )
             app.state.hub = hub = SessionHub(services)
+            install_redaction()  # uvicorn has set up its handlers by now
+            retention = asyncio.create_task(data_rights.retention_forever(services),
+                                            name="retention")
             try:
                 yield
             finally:
+                retention.cancel()
                 await hub.aclose()
         finally:
             loading.cancel()
@@ -78,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(data_rights.router)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

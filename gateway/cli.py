@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from gateway.config import ConfigError, Settings, load_settings
-from gateway.logs import configure_logging
+from gateway.config import ConfigError, Settings, check_exposure, load_settings
+from gateway.logs import configure_logging, uvicorn_log_config
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -15,9 +15,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from gateway.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host or settings.parley_host,
+    host = args.host or settings.parley_host
+    try:
+        check_exposure(settings, host)
+    except ConfigError as error:
+        print(f"parley: refusing to start: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(settings), host=host,
                 port=args.port if args.port is not None else settings.parley_port,
-                log_level=settings.log_level, ws_max_size=4 * 1024 * 1024)
+                log_level=settings.log_level, ws_max_size=4 * 1024 * 1024,
+                log_config=uvicorn_log_config())
     return 0
 
 
@@ -51,7 +58,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     roles = tuple(args.role or ())
     print(mint_token(settings.jwt_secret_key.get_secret_value(), args.user, ttl_s=args.ttl,
-                     roles=roles))
+                     roles=roles, audience=settings.jwt_audience, issuer=settings.jwt_issuer))
     return 0
 
 

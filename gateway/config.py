@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
     jwt_secret_key: SecretStr | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    allowed_origins: str = ""  # comma-separated; empty: the gateway's own origin only
+    max_ai_requests_per_minute_per_user: int = Field(30, ge=1)
+    max_new_sessions_per_user_per_hour: int = Field(30, ge=1)
+    retention_days: int = Field(180, ge=0)  # sessions older than this are deleted; 0 keeps them
     max_ai_requests_per_minute: int = Field(10, ge=1)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -87,7 +93,13 @@ class Settings(BaseSettings):
         return self.llm_model or DEFAULT_MODELS[self.resolved_llm_provider]
 
     def check_consistency(self) -> None:
-        """Refuse combinations that would only fail later, mid-session."""
+        """Refuse combinations that would only fail later, mid-session, and secrets that are
+        too short to be one."""
+        if self.jwt_secret_key is not None:
+            size = len(self.jwt_secret_key.get_secret_value().encode())
+            if size < MIN_SECRET_BYTES:
+                raise ConfigError(f"JWT_SECRET_KEY: must be at least {MIN_SECRET_BYTES} bytes "
+                                  f"(it is {size}); e.g. `openssl rand -hex 32`")
         provider = self.resolved_llm_provider
         if provider == "gemini" and not self.gemini_api_key:
             raise ConfigError("LLM_PROVIDER: 'gemini' needs GEMINI_API_KEY to be set")
@@ -97,6 +109,20 @@ class Settings(BaseSettings):
 
 class ConfigError(ValueError):
     """A configuration problem, phrased as one line that names the variable."""
+
+
+MIN_SECRET_BYTES = 32
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_exposure(settings: Settings, host: str) -> None:
+    """Development mode (no JWT secret: no authentication, everyone is admin) is only for a
+    gateway that listens on loopback."""
+    if settings.jwt_secret_key is None and host not in LOOPBACK:
+        raise ConfigError(f"JWT_SECRET_KEY: required to listen on {host} (without it the "
+                          "gateway runs unauthenticated, which is only allowed on 127.0.0.1 "
+                          "or ::1); set a secret of at least 32 bytes, e.g. "
+                          "`openssl rand -hex 32`")
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -23,7 +23,7 @@ def get_principal(
     token: Annotated[str | None, Query(description="JWT, for browsers")] = None,
 ) -> Principal:
     try:
-        return authenticate(services.jwt_secret, query_token=token,
+        return authenticate(services.token_rules, query_token=token,
                             header=request.headers.get("authorization"))
     except AuthError as error:
         raise HTTPException(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
@@ -45,3 +45,12 @@ async def get_owned_session(
 
 
 OwnedSessionDep = Annotated[SessionRecord, Depends(get_owned_session)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "this needs a token with the 'admin' role")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from gateway.catalog import LiveCatalog
-from gateway.deps import OwnedSessionDep, PrincipalDep, ServicesDep
+from gateway.deps import AdminDep, OwnedSessionDep, PrincipalDep, ServicesDep
 from gateway.session.hub import SessionRefused
 
 router = APIRouter()
@@ -94,15 +94,15 @@ async def session_report_html(session: OwnedSessionDep, services: ServicesDep) -
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus histograms of every stage of a turn."""
+async def metrics(services: ServicesDep, _: AdminDep) -> Response:
+    """Prometheus histograms of every stage of a turn (admin role)."""
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 class NewSession(BaseModel):
     session_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,128}$",
                                    description="Chosen by the client; generated if absent")
-    scenario: str = "counseling"
+    scenario: str = Field("counseling", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     language: Literal["ko", "en", "auto"] = "ko"
 
 
@@ -114,6 +114,10 @@ async def create_session(body: NewSession, services: ServicesDep,
     if not await LiveCatalog(services.store).exists(body.scenario):
         raise HTTPException(422, [{"loc": ["body", "scenario"], "type": "value_error",
                                    "msg": f"unknown scenario {body.scenario!r}; see GET /scenarios"}])
+    if await services.store.get_session(session_id) is not None:
+        raise HTTPException(409, f"session {session_id!r} already exists")
+    if (refusal := await services.limits.new_session(principal.user_id)) is not None:
+        raise HTTPException(429, refusal.reason)
     record, created = await services.store.open_session(
         session_id, principal.user_id, scenario=body.scenario, language=body.language)
     if not created:

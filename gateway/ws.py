@@ -12,7 +12,8 @@ import re
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.auth import AuthError, authenticate
+from gateway.auth import SUBPROTOCOL, AuthError, authenticate
+from gateway.origins import origin_allowed
 from gateway.session import events as ev
 from gateway.session.connection import Connection
 from gateway.session.hub import SessionRefused
@@ -23,21 +24,31 @@ router = APIRouter()
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 CLOSE_BAD_SESSION_ID = 4400
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 @router.websocket("/ws/session/{session_id}")
 async def session_socket(websocket: WebSocket, session_id: str) -> None:
     services = websocket.app.state.services
     hub = websocket.app.state.hub
-    await websocket.accept()
+    protocols = websocket.headers.get("sec-websocket-protocol")
+    offered = {item.strip() for item in (protocols or "").split(",")}
+    # Never echo the protocol that carries the token: `parley.v1` is the one selected.
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, websocket.headers.get("host"), services.settings):
+        log.warning("refused a WebSocket from origin %r", (origin or "")[:80])
+        await websocket.close(CLOSE_FORBIDDEN, "this origin may not open sessions")
+        return
     if not SESSION_ID.fullmatch(session_id):
         await websocket.close(CLOSE_BAD_SESSION_ID,
                               "session id must be 1-128 characters of A-Z a-z 0-9 _ -")
         return
     try:
-        principal = authenticate(services.jwt_secret,
+        principal = authenticate(services.token_rules,
                                  query_token=websocket.query_params.get("token"),
-                                 header=websocket.headers.get("authorization"))
+                                 header=websocket.headers.get("authorization"),
+                                 subprotocols=protocols)
     except AuthError as error:
         await websocket.close(CLOSE_UNAUTHENTICATED, str(error))
         return

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Language = Literal["ko", "en"]
 
@@ -27,8 +29,24 @@ BeatKind = Literal[
 ]
 
 
+def storable_text(value: Any) -> Any:
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates), in strings and lists."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str):
+            if "\x00" in text:
+                raise ValueError("contains a NUL character")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("contains a lone surrogate (not valid Unicode text)") from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _storable = field_validator("*", mode="after")(classmethod(
+        lambda cls, value: storable_text(value)))
 
 
 class Localized(_Strict):

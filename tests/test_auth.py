@@ -43,7 +43,7 @@ async def test_owner_only(gateway) -> None:
 @pytest.mark.parametrize("token", [None, "garbage", "expired", "wrong-secret"])
 async def test_bad_tokens_are_refused(gateway, token) -> None:
     base, sid = gateway(jwt_secret_key=SECRET), f"b-{uuid.uuid4().hex[:8]}"
-    value = {"expired": mint_token(SECRET, "alice", ttl_s=-10),
+    value = {"expired": mint_token(SECRET, "alice", ttl_s=-120),  # past the 30 s leeway,
              "wrong-secret": mint_token("another-secret-of-sufficient-length-xyz", "alice"),
              }.get(token or "", token)
     code, reason = await close_code(ws_url(base, sid, value))

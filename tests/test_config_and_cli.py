@@ -71,7 +71,13 @@ def free_port() -> int:
 
 
 def test_serve_starts_an_embedded_postgres_and_reuses_it(tmp_path: Path) -> None:
-    data_dir = tmp_path / "parley-data"
+    # As root the server runs as another user, which must be able to reach the data dir's
+    # parent: pytest's tmp_path is private (0700), so use a reachable one.
+    import tempfile
+
+    reachable = Path(tempfile.mkdtemp(prefix="parley-serve-"))
+    reachable.chmod(0o711)
+    data_dir = reachable / "parley-data"
     for attempt in range(2):  # first run creates the cluster, the second reuses it
         port = free_port()
         proc = subprocess.Popen(

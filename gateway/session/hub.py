@@ -41,6 +41,7 @@ class SessionRefused(Exception):
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BUSY = 4423
+CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN = 1013
 
 
@@ -86,6 +87,10 @@ class SessionHub:
         store = self.services.store
         token = uuid.uuid4().hex
         try:
+            if await store.get_session(session_id) is None:
+                refusal = await self.services.limits.new_session(principal.user_id)
+                if refusal is not None:
+                    raise SessionRefused(CLOSE_TOO_MANY, 429, refusal.reason)
             record, _ = await store.open_session(session_id, principal.user_id)
             if record.owner != principal.user_id:
                 log.warning("user %s refused session %s owned by another user",
@@ -98,6 +103,8 @@ class SessionHub:
                                      f"in a few seconds (a lease lasts {self.lease_s:g} s)")
             history = await store.recent_turns(session_id, self.services.settings.history_turns)
             scenario = await LiveCatalog(store).scenario(leased.scenario)
+        except SessionRefused:
+            raise
         except Exception as error:
             if not is_unreachable(error):
                 raise
@@ -126,6 +133,17 @@ class SessionHub:
             lock = self._locks.get(owner.session_id)
             if lock is not None and not lock.locked():
                 del self._locks[owner.session_id]
+
+    async def close_session(self, session_id: str, close_code: int, reason: str) -> bool:
+        """Stop serving a session (it is about to be deleted): False when another process
+        holds it."""
+        owner = self._owners.get(session_id)
+        if owner is not None:
+            await owner.post(ev.Shutdown(close_code, reason))
+            await owner.done.wait()
+            return True
+        holder = await self.services.store.lease_holder(session_id)
+        return holder is None or holder == self.holder
 
     async def _renew_forever(self) -> None:
         while True:

@@ -415,7 +415,7 @@ class SessionOwner:
 
     # ------------------------------------------------------------ turns
 
-    def _check(self, message: str) -> None:
+    async def _check(self, message: str) -> None:
         """Refuse empty and over-long messages, turns in an ended session or one on hold
         (unless they signal risk: a safety reply is never refused), and requests over the
         rate limit."""
@@ -431,18 +431,15 @@ class SessionOwner:
             raise TurnRejected("session_on_hold",
                                "the counterpart ended this conversation when rapport reached 0; "
                                "start a new session to practise again")
-        wait_s = self.services.limiter.acquire(self.session_id)
-        if wait_s is not None:
-            per_minute = self.services.settings.max_ai_requests_per_minute
-            raise TurnRejected("rate_limited",
-                               f"too many requests: at most {per_minute} AI requests per minute "
-                               f"in a session; try again in {wait_s:.0f} s")
+        refusal = await self.services.limits.ai_request(self.record.owner, self.session_id)
+        if refusal is not None:
+            raise TurnRejected(refusal.code, refusal.reason)
 
     async def _accept(self, message: str, emotion: str, source: TurnSource,
                       client_timestamp: datetime | None, voice: ev.VoiceTurn | None = None) -> None:
         """Take a user turn: cut any reply in progress, record the turn, start its reply."""
         try:
-            self._check(message)
+            await self._check(message)
         except TurnRejected as rejected:
             await self._turn_error(rejected.code, rejected.reason)
             return

@@ -5,6 +5,12 @@ step) or, failing that, from a system PostgreSQL. The cluster listens on a Unix
 socket only: no port to collide with, and about 0.6 ms a simple query.
 PostgreSQL refuses to run as root, so under root the cluster belongs to a
 dedicated system user and every server command runs as that user.
+
+It holds counseling transcripts, so it is private: password authentication (scram-sha-256,
+a generated password kept 0600 in `PARLEY_DATA_DIR/postgres.password`), a socket directory
+of mode 0700 owned by the server's user, and no permission changes above PARLEY_DATA_DIR
+(as root, the server's user must already be able to reach it: start-up says so if not).
+A cluster made by an earlier version with `trust` is switched over on its next start.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
@@ -72,13 +79,28 @@ class EmbeddedPostgres:
         self._started_here = False
 
     @property
+    def password_file(self) -> Path:
+        return self.data_dir / "postgres.password"
+
+    @property
+    def password(self) -> str:
+        """The superuser's password, generated on first use and kept 0600."""
+        if not self.password_file.exists():
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+        return self.password_file.read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@/{DATABASE}?host={quote(str(self.socket_dir))}"
+        return (f"postgresql://postgres:{quote(self.password, safe='')}@/{DATABASE}"
+                f"?host={quote(str(self.socket_dir))}")
 
     def start(self) -> str:
         """Start the server (initialising the cluster first if needed); return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o700)
         if self._service_user:
             self._grant_service_user()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -88,6 +110,7 @@ class EmbeddedPostgres:
                       "-l", str(self.data_dir / "postgres.log"),
                       "-o", f"-k {self.socket_dir} -c listen_addresses=''")
             self._started_here = True
+        self._require_password()
         self._ensure_database()
         return self.url
 
@@ -103,8 +126,28 @@ class EmbeddedPostgres:
         if self._service_user:
             os.chown(self.pgdata, self._service_user.pw_uid, self._service_user.pw_gid)
         self.pgdata.chmod(0o700)
-        self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-instructions")
+        pwfile = self.data_dir / ".initdb-password"
+        pwfile.write_text(self.password + "\n")
+        pwfile.chmod(0o600)
+        if self._service_user:
+            os.chown(pwfile, self._service_user.pw_uid, self._service_user.pw_gid)
+        try:
+            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres",
+                      "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
+                      "--locale=C", "--no-instructions")
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _require_password(self) -> None:
+        """Switch a cluster that still trusts local connections to password authentication."""
+        hba = self.pgdata / "pg_hba.conf"
+        if "trust" not in hba.read_text():
+            return
+        log.warning("switching the embedded PostgreSQL from trust to password authentication")
+        escaped = self.password.replace("'", "''")
+        self.psql(f"ALTER USER postgres PASSWORD '{escaped}'")
+        hba.write_text("local all all scram-sha-256\n")  # keeps its owner: it is rewritten
+        self._run("pg_ctl", "reload", "-D", str(self.pgdata))
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one SQL command through `psql` on the Unix socket; return its bare output."""
@@ -129,7 +172,9 @@ class EmbeddedPostgres:
         return self._run_argv([str(self.bin_dir / tool), *args])  # type: ignore[operator]
 
     def _run_argv(self, argv: list[str]) -> str:
-        result = subprocess.run(argv, capture_output=True, text=True, **self._as_service_user())
+        options = self._as_service_user()
+        options["env"] = {**options.get("env", os.environ), "PGPASSWORD": self.password}
+        result = subprocess.run(argv, capture_output=True, text=True, **options)
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             raise EmbeddedPostgresError(f"{Path(argv[0]).name} failed: {' | '.join(detail)}")
@@ -142,11 +187,12 @@ class EmbeddedPostgres:
                 "cwd": "/", "env": {**os.environ, "HOME": "/"}}
 
     def _grant_service_user(self) -> None:
-        """Let the service user reach the binaries and own the cluster's directories."""
+        """Give the service user the cluster's directories (PARLEY_DATA_DIR and below only)."""
         user = self._service_user
         assert user is not None
-        for path in (self.data_dir, self.bin_dir.parent):  # type: ignore[union-attr]
-            _allow_traversal(path)
+        assert self.bin_dir is not None
+        for path in (self.data_dir.parent, self.bin_dir):
+            _require_traversal(path)
         for path in (self.data_dir, self.socket_dir):
             os.chown(path, user.pw_uid, user.pw_gid)
 
@@ -163,13 +209,15 @@ def _service_account() -> pwd.struct_passwd:
     return pwd.getpwnam(SERVICE_USER)
 
 
-def _allow_traversal(path: Path) -> None:
-    """Add o+x to `path` and its ancestors where missing (search only, never read)."""
+def _require_traversal(path: Path) -> None:
+    """The service user must be able to reach `path`; nothing above PARLEY_DATA_DIR is ever
+    changed to make that so."""
     for directory in [path, *path.parents]:
-        mode = directory.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            log.warning("granting o+x on %s so the PostgreSQL user can reach its files", directory)
-            directory.chmod(mode | stat.S_IXOTH)
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            raise EmbeddedPostgresError(
+                f"running as root, the embedded PostgreSQL runs as {SERVICE_USER!r}, which "
+                f"cannot reach {directory} (no o+x); put PARLEY_DATA_DIR (and the virtual "
+                "environment) somewhere it can reach, run as a normal user, or set DATABASE_URL")
 
 
 def _socket_dir_for(data_dir: Path) -> Path:

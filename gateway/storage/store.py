@@ -153,6 +153,12 @@ class Store:
                 " completed_at = now() WHERE session_id = $1 AND status = 'pending'", session_id)
             return SessionRecord(**dict(row))
 
+    async def lease_holder(self, session_id: str) -> str | None:
+        """The process holding a live lease on the session, if any."""
+        return await self.pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT lease_holder FROM sessions WHERE id = $1 AND lease_token IS NOT NULL"
+            " AND lease_until >= now()", session_id)
+
     async def renew_leases(self, tokens: list[str], ttl_s: float) -> set[str]:
         """Extend the leases of these owners; return the tokens that still hold theirs."""
         rows = await self.pool.fetch(
@@ -164,6 +170,37 @@ class Store:
         await self.pool.execute(
             "UPDATE sessions SET lease_holder = NULL, lease_token = NULL, lease_until = NULL"
             " WHERE id = $1 AND lease_token = $2", session_id, token)
+
+    # ------------------------------------------------------------ limits and data rights
+
+    async def take(self, limits: list[tuple[str, int, float]]) -> tuple[int, float]:
+        """Count one event under every (key, limit, window_s), or none if any is full:
+        (0, 0.0), or (index of the refusing limit, 1-based, seconds until it frees)."""
+        row = await self.pool.fetchrow(
+            "SELECT refused, wait_s FROM parley_take($1::text[], $2::int[], $3::float8[])",
+            [k for k, _, _ in limits], [n for _, n, _ in limits], [w for _, _, w in limits],
+            timeout=2)
+        return int(row["refused"]), float(row["wait_s"])
+
+    async def sessions_of(self, owner: str) -> list[SessionRecord]:
+        rows = await self.pool.fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE owner = $1 ORDER BY created_at", owner)
+        return [SessionRecord(**dict(r)) for r in rows]
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session and everything derived from it (turns, report: ON DELETE CASCADE)."""
+        status = await self.pool.execute("DELETE FROM sessions WHERE id = $1", session_id)
+        return status.endswith(" 1")
+
+    async def delete_expired(self, days: int) -> list[str]:
+        """Delete sessions created more than `days` ago that no process is serving."""
+        rows = await self.pool.fetch(
+            "DELETE FROM sessions WHERE created_at < now() - make_interval(days => $1)"
+            " AND (lease_token IS NULL OR lease_until < now()) RETURNING id", days)
+        return [r["id"] for r in rows]
+
+    async def forget_limits(self, keys: list[str]) -> None:
+        await self.pool.execute("DELETE FROM rate_events WHERE key = ANY($1::text[])", keys)
 
     # ------------------------------------------------------------ reports and catalog
 
