@@ -15,4 +15,5 @@ RUN pip install --no-cache-dir -e .
 
 USER parley
 EXPOSE 8000
+# PARLEY_HOST=0.0.0.0: `parley serve` refuses to start without JWT_SECRET_KEY (32+ bytes).
 CMD ["parley", "serve"]

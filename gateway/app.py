@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import admin, data_rights, routes, ws
@@ -94,4 +95,13 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(WEB_DIR / "index.html")
 
     app.include_router(ws.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        """A 422 naming each field and why, without echoing the input (which may be text that
+        cannot even be encoded, such as a lone surrogate)."""
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()]})
+
     return app

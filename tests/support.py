@@ -138,7 +138,7 @@ class ServerProcess(str):
 
 @contextmanager
 def serve_in_process(argv: list[str], port: int, env: dict[str, str],
-                     ready_path: str = "/health") -> Iterator[ServerProcess]:
+                     ready_path: str = "/health", stderr: Any = None) -> Iterator[ServerProcess]:
     """Run a server command in its own process; yield its base URL once `ready_path` answers."""
     import os
     import subprocess
@@ -150,7 +150,8 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
     full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     full_env.update(env, PYTHONPATH=root)
     proc = subprocess.Popen([sys.executable, *argv], env=full_env, cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=stderr or subprocess.DEVNULL, stderr=stderr or subprocess.PIPE,
+                            text=True)
     base = ServerProcess(f"http://127.0.0.1:{port}")
     base.pid = proc.pid
     deadline = time.monotonic() + 180

@@ -141,7 +141,9 @@ class EmbeddedPostgres:
     def _require_password(self) -> None:
         """Switch a cluster that still trusts local connections to password authentication."""
         hba = self.pgdata / "pg_hba.conf"
-        if "trust" not in hba.read_text():
+        rules = [line for line in hba.read_text().splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not any("trust" in line.split() for line in rules):
             return
         log.warning("switching the embedded PostgreSQL from trust to password authentication")
         escaped = self.password.replace("'", "''")

@@ -36,9 +36,18 @@ const TEXT = {
 };
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
-const token = params.get("token");
-const withToken = (url) => (token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url);
+// The token arrives in the fragment (#token=..., never sent to the server) or, from old
+// links, the query; it is kept for this tab only and taken out of the address bar at once.
+// It then travels only in headers: Authorization for HTTP, Sec-WebSocket-Protocol for the socket.
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token")
+  || new URLSearchParams(location.search).get("token");
+if (fromUrl) {
+  sessionStorage.setItem("parley.token", fromUrl);
+  history.replaceState(null, "", location.pathname);
+}
+const token = sessionStorage.getItem("parley.token");
+const authHeaders = (headers = {}) => (token ? {...headers, authorization: `Bearer ${token}`} : headers);
+const socketProtocols = () => (token ? ["parley.v1", `bearer.${token}`] : ["parley.v1"]);
 
 const state = {
   ui: localStorage.getItem("parley.ui") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en"),
@@ -85,7 +94,7 @@ function addLine(kind, text) {
 // ------------------------------------------------------------------ scenarios and emotions
 
 async function loadScenarios() {
-  const response = await fetch(withToken("/scenarios"));
+  const response = await fetch("/scenarios", {headers: authHeaders()});
   if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
   state.scenarios = (await response.json()).scenarios;
   renderScenarios();
@@ -129,7 +138,7 @@ function send(type, data = {}) {
 function connect() {
   status(t("connecting"));
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(withToken(`${scheme}://${location.host}/ws/session/${state.sessionId}`));
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/session/${state.sessionId}`, socketProtocols());
   ws.binaryType = "arraybuffer";
   state.ws = ws;
   ws.addEventListener("open", () => {
@@ -145,7 +154,8 @@ function connect() {
   });
   ws.addEventListener("close", (closed) => {
     if (state.ended || state.ws !== ws) return;
-    if (closed.code >= 4400 && closed.code < 4500) {
+    // 4423: the session is still live on another gateway process (its lease runs out): retry.
+    if (closed.code >= 4400 && closed.code < 4500 && closed.code !== 4423) {
       notice(`${t("serverError")}: ${closed.reason}`, "error");
       return;
     }
@@ -336,8 +346,8 @@ async function start() {
   $("start").disabled = true;
   try {
     state.language = $("language").value;
-    const response = await fetch(withToken("/sessions"), {
-      method: "POST", headers: {"content-type": "application/json"},
+    const response = await fetch("/sessions", {
+      method: "POST", headers: authHeaders({"content-type": "application/json"}),
       body: JSON.stringify({scenario: $("scenario").value, language: state.language}),
     });
     if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
@@ -371,7 +381,9 @@ function showReport() {
   state.ws?.close();
   $("session").hidden = true;
   $("report").hidden = false;
-  $("report-frame").src = withToken(`/sessions/${state.sessionId}/report.html`);
+  fetch(`/sessions/${state.sessionId}/report.html`, {headers: authHeaders()})
+    .then((response) => (response.ok ? response.text() : ""))
+    .then((html) => { if (html) $("report-frame").srcdoc = html; });
   $("report-title").focus?.();
 }
 
