@@ -151,14 +151,19 @@ def test_embedded_postgres_runs_as_a_normal_user() -> None:
         "m = importlib.util.module_from_spec(spec); sys.modules['embedded'] = m\n"
         "spec.loader.exec_module(m)\n"
         f"pg = m.EmbeddedPostgres(pathlib.Path('{data_dir}'), bin_dir=pathlib.Path('{bin_dir}'))\n"
-        "pg.start(); print(pg.psql('SELECT current_user, 40 + 2', 'parley').strip()); pg.stop()\n"
+        "pg.start(); print(pg.psql('SELECT current_user, 40 + 2', 'parley').strip())\n"
+        "import subprocess\n"  # the server's own OS user, without the password: refused
+        "r = subprocess.run([str(pg.bin_dir / 'psql'), '-h', str(pg.socket_dir), '-U', 'postgres',"
+        " '-w', '-c', 'SELECT 1'], capture_output=True, env={'PATH': '/usr/bin:/bin'})\n"
+        "print('without password:', r.returncode != 0); pg.stop()\n"
     )
     try:
         result = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120,
                                 user=nobody.pw_uid, group=nobody.pw_gid, cwd="/",
                                 env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "postgres|42"
+        assert result.stdout.split() == ["postgres|42", "without", "password:", "True"]
+        assert oct((data_dir / "run").stat().st_mode & 0o777) == "0o700"
         assert (data_dir / "postgres" / "PG_VERSION").stat().st_uid == nobody.pw_uid
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -330,3 +330,20 @@ async def test_openai_speech_services_through_their_sdk(gateway, fake_llm) -> No
     assert len(log.audio_after(begin)) > 0
     spoken = [r["body"]["input"] for r in server.requests if r["api"] == "speech"]
     assert " ".join(spoken) == "Of course. Tell me about your last role."
+
+
+async def test_a_square_wave_never_reaches_the_recogniser(gateway, fake_llm) -> None:
+    """Full-scale square waves look like speech to webrtcvad; they must not keep the
+    (shared) recogniser busy: each is refused with `not_speech` and never transcribed."""
+    server, url = fake_llm
+    base = gateway(llm_provider="openai", openai_api_key="sk-test", openai_base_url=f"{url}/v1",
+                   stt_provider="openai")
+    t = np.arange(int(16000 * 1.5)) / 16000
+    square = (np.sign(np.sin(2 * np.pi * 180 * t)) * 32767).astype(np.int16)
+    audio = np.concatenate([square, silence(1.0)] * 3 + [load_wav("piper_en_1.wav"), silence(1.0)])
+    sid, log = await talk(base, audio, wait_for="transcript")
+    refused = [e for e in log.of_type("error") if e["data"]["code"] == "not_speech"]
+    assert len(refused) == 3 and len(log.of_type("speech_stopped")) == 4
+    transcriptions = [r for r in server.requests if r["api"] == "transcriptions"]
+    assert len(transcriptions) == 1  # only the real speech
+    assert [t["source"] for t in httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]] == ["voice"]
