@@ -22,7 +22,7 @@ run: $(VENV)/.run-deps
 	$(BIN)/parley serve
 
 test: $(VENV)/.test-deps
-	bash scripts/ensure-browser.sh
+	bash scripts/ensure-debian-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy gateway audio feedback scenarios
 	$(BIN)/python -m pytest

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from audio.admission import Admission, EngineBusy
 from audio.pcm import to_float32
 from audio.types import PIPELINE_RATE, Int16Array
 
@@ -69,6 +70,10 @@ class STTOptions:
 class STTError(Exception):
     """Transcription failed or took too long; the message is fit to show the user."""
 
+    def __init__(self, reason: str, code: str = "stt_failed") -> None:
+        super().__init__(reason)
+        self.code = code
+
 
 class STT(ABC):
     name: str
@@ -114,13 +119,16 @@ class WhisperSTT(STT):
     name = "whisper"
 
     def __init__(self, models: dict[str, Path | str], *, threads: int = 2,
-                 options: STTOptions | None = None, short_window: bool = True) -> None:
+                 options: STTOptions | None = None, short_window: bool = True,
+                 workers: int = 1, max_wait_s: float = 3.0) -> None:
         self._model_refs = models  # language ("en", "ko", "auto") -> model path or name
         self._threads = threads
+        self._workers = workers
         self._short_window = short_window
         self.options = options or STTOptions()
         self._models: dict[str, Any] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
+        self.admission = Admission("speech recognition", workers=workers, max_wait_s=max_wait_s)
 
     def _model_key(self, language: str | None) -> str:
         key = language or "auto"
@@ -130,7 +138,7 @@ class WhisperSTT(STT):
         if key not in self._models:
             self._models[key] = _short_window_model()(
                 str(self._model_refs[key]), device="cpu", compute_type="int8",
-                cpu_threads=self._threads)
+                cpu_threads=self._threads, num_workers=self._workers)
         return self._models[key]
 
     async def preload(self, languages: tuple[str, ...] | None = None) -> None:
@@ -144,10 +152,13 @@ class WhisperSTT(STT):
     async def transcribe(self, audio: Int16Array, *, language: str | None,
                          offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
-                                   offset_ms, speech_end_ms)
         try:
-            return await asyncio.wait_for(job, self.options.max_seconds)
+            async with self.admission.admit():
+                job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
+                                           offset_ms, speech_end_ms)
+                return await asyncio.wait_for(job, self.options.max_seconds)
+        except EngineBusy as busy:
+            raise STTError(str(busy), code="stt_busy") from None
         except TimeoutError:
             raise STTError(f"transcription took longer than {self.options.max_seconds:g} s"
                            " and was given up") from None

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from audio.admission import Admission, EngineBusy
 from audio.models import ModelUnavailable, PiperVoice, package_dir
 
 
@@ -36,8 +37,9 @@ class TTS(ABC):
 class ThreadedTTS(TTS):
     """A local engine whose blocking synthesis runs in one worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_wait_s: float = 3.0) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self.admission = Admission(f"speech synthesis ({self.name})", max_wait_s=max_wait_s)
 
     @abstractmethod
     def _synthesize_sync(self, text: str) -> Iterator[bytes]:
@@ -45,7 +47,12 @@ class ThreadedTTS(TTS):
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
-        chunks = await loop.run_in_executor(self._executor, lambda: list(self._synthesize_sync(text)))
+        try:
+            async with self.admission.admit():
+                chunks = await loop.run_in_executor(self._executor,
+                                                    lambda: list(self._synthesize_sync(text)))
+        except EngineBusy as busy:
+            raise TTSError(str(busy)) from None
         for chunk in chunks:
             yield chunk
 
@@ -63,13 +70,13 @@ class ThreadedTTS(TTS):
 class PiperTTS(ThreadedTTS):
     name = "piper"
 
-    def __init__(self, voice: PiperVoice) -> None:
+    def __init__(self, voice: PiperVoice, max_wait_s: float = 3.0) -> None:
         import json
 
         self._voice_files = voice
         self.sample_rate = int(json.loads(voice.config.read_text())["audio"]["sample_rate"])
         self._voice: Any = None
-        super().__init__()
+        super().__init__(max_wait_s)
 
     def _load(self) -> None:
         if self._voice is None:
@@ -98,7 +105,8 @@ class EspeakTTS(ThreadedTTS):
     name = "espeak-ng"
     _library_lock = threading.Lock()  # espeak-ng keeps global state
 
-    def __init__(self, voice: str = "ko", words_per_minute: int = 165) -> None:
+    def __init__(self, voice: str = "ko", words_per_minute: int = 165,
+                 max_wait_s: float = 3.0) -> None:
         self.voice = voice
         self.words_per_minute = words_per_minute
         self._lib: Any = None
@@ -110,7 +118,7 @@ class EspeakTTS(ThreadedTTS):
         if not self._library_path.exists():
             raise ModelUnavailable(f"libespeak-ng not found in {root} (espeakng-loader)")
         self.sample_rate = 22050
-        super().__init__()
+        super().__init__(max_wait_s)
 
     def _load(self) -> None:
         if self._lib is not None:

@@ -65,6 +65,11 @@ def create_app(settings: Settings) -> FastAPI:
                 speech=speech,
             )
             app.state.hub = hub = SessionHub(services)
+            services.metrics.live_sessions.set_function(lambda: len(hub))
+            for name, engine in [("stt", speech.stt), *((f"tts_{lang}", tts)
+                                                        for lang, tts in speech.tts.items())]:
+                if (admission := getattr(engine, "admission", None)) is not None:
+                    services.metrics.watch_engine(name, admission)
             install_redaction()  # uvicorn has set up its handlers by now
             retention = asyncio.create_task(data_rights.retention_forever(services),
                                             name="retention")

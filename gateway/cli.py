@@ -14,6 +14,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.drain import DrainingServer
 
     host = args.host or settings.parley_host
     try:
@@ -21,9 +22,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"parley: refusing to start: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings), host=host,
-                port=args.port if args.port is not None else settings.parley_port,
-                log_level=settings.log_level, ws_max_size=4 * 1024 * 1024,
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=host,
+                            port=args.port if args.port is not None else settings.parley_port,
+                            log_level=settings.log_level, ws_max_size=4 * 1024 * 1024,
+                            log_config=uvicorn_log_config())
+    DrainingServer(config, app, settings.drain_s).run()
+    return 0
+
+
+def _speech_server(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from audio.server import create_speech_app
+    from gateway.engines import build_engines, load_engines
+
+    local = settings.model_copy(update={"stt_provider": "whisper", "tts_provider": "local",
+                                        "stt_base_url": None, "tts_base_url": None})
+    engines = build_engines(local)
+    asyncio.run(load_engines(engines, local))
+    app = create_speech_app(engines.stt, engines.tts)
+    uvicorn.run(app, host=args.host or "127.0.0.1", port=args.port, log_level=settings.log_level,
                 log_config=uvicorn_log_config())
     return 0
 
@@ -70,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_serve)
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(handler=_migrate)
+    speech = sub.add_parser("speech-server", help="serve the offline Whisper and voices over "
+                                                  "OpenAI's audio API (for STT_BASE_URL/TTS_BASE_URL)")
+    speech.add_argument("--host")
+    speech.add_argument("--port", type=int, default=8100)
+    speech.set_defaults(handler=_speech_server)
     token = sub.add_parser("token", help="mint an HS256 JWT for a user")
     token.add_argument("--user", required=True)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     parley_host: str = "127.0.0.1"
     parley_port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    drain_s: float = Field(20.0, ge=0, le=600)  # on SIGTERM: how long replies in flight may finish
     session_lease_s: float = Field(10.0, ge=1, le=300)  # a dead process's sessions free up after this
 
     # Voice loop
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
     stt_provider: STTProviderName = "whisper"
     stt_model: str | None = None
     stt_threads: int = Field(2, ge=1)
+    stt_workers: int = Field(1, ge=1, le=16)  # Whisper jobs in parallel (each with STT_THREADS)
+    stt_queue_max_wait_s: float = Field(3.0, gt=0)  # refuse an utterance that would wait longer
+    stt_base_url: str | None = None  # an OpenAI-compatible transcription server
+    stt_api_key: SecretStr | None = None
     stt_max_seconds: float = Field(6.0, gt=0)
     stt_filler_prompt: bool = True  # a disfluent initial prompt keeps more "um"/"uh" (English)
     stt_short_window: bool = True  # encode only the utterance (+1 s), not Whisper's 30 s window
@@ -67,6 +72,11 @@ class Settings(BaseSettings):
     tts_provider: TTSProviderName = "local"
     tts_lead_ms: int = Field(500, ge=0, le=60_000)  # how far speech may run ahead of playback
     openai_tts_voice: str = "alloy"
+    tts_base_url: str | None = None  # an OpenAI-compatible speech server
+    tts_api_key: SecretStr | None = None
+    tts_model: str | None = None
+    tts_voice: str | None = None
+    tts_queue_max_wait_s: float = Field(3.0, gt=0)
 
     @field_validator("llm_provider", mode="before")
     @classmethod
@@ -83,6 +93,19 @@ class Settings(BaseSettings):
         if self.gemini_api_key:
             return "gemini"
         return "scripted"
+
+    @property
+    def resolved_stt_provider(self) -> STTProviderName:
+        """STT_BASE_URL alone means that server (OpenAI's API); otherwise STT_PROVIDER."""
+        if self.stt_base_url and "stt_provider" not in self.model_fields_set:
+            return "openai"
+        return self.stt_provider
+
+    @property
+    def resolved_tts_provider(self) -> TTSProviderName:
+        if self.tts_base_url and "tts_provider" not in self.model_fields_set:
+            return "openai"
+        return self.tts_provider
 
     @property
     def models_dir(self) -> Path:

@@ -55,34 +55,46 @@ def _whisper_models(settings: Settings) -> dict[str, Path | str]:
     return {"en": models.whisper_tiny_en(), "ko": base, "auto": base}
 
 
-def _openai_key(settings: Settings) -> str | None:
-    return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+def _key(*candidates: object) -> str | None:
+    for key in candidates:
+        if key is not None:
+            return key.get_secret_value()  # type: ignore[attr-defined, no-any-return]
+    return None
 
 
 def build_engines(settings: Settings) -> SpeechEngines:
     """Construct (not load) the engines; problems are recorded, never raised."""
     engines = SpeechEngines()
     try:
-        if settings.stt_provider == "none":
+        stt_provider = settings.resolved_stt_provider
+        if stt_provider == "none":
             engines.problems["stt"] = "STT_PROVIDER=none"
-        elif settings.stt_provider == "openai":
-            engines.stt = OpenAISTT(api_key=_openai_key(settings), base_url=settings.openai_base_url)
+        elif stt_provider == "openai":
+            engines.stt = OpenAISTT(api_key=_key(settings.stt_api_key, settings.openai_api_key),
+                                    base_url=settings.stt_base_url or settings.openai_base_url,
+                                    model=settings.stt_model or "whisper-1")
         else:
             engines.stt = WhisperSTT(_whisper_models(settings), threads=settings.stt_threads,
                                      options=STTOptions(
                                          max_seconds=settings.stt_max_seconds,
                                          initial_prompt=FILLER_PROMPT if settings.stt_filler_prompt
                                          else {}),
-                                     short_window=settings.stt_short_window)
+                                     short_window=settings.stt_short_window,
+                                     workers=settings.stt_workers,
+                                     max_wait_s=settings.stt_queue_max_wait_s)
     except Exception as error:  # a missing model is a reported state, not a crash
         engines.problems["stt"] = str(error)
-    if settings.tts_provider == "openai":
-        tts = OpenAITTS(api_key=_openai_key(settings), base_url=settings.openai_base_url,
-                        voice=settings.openai_tts_voice)
+    tts_provider = settings.resolved_tts_provider
+    if tts_provider == "openai":
+        tts = OpenAITTS(api_key=_key(settings.tts_api_key, settings.openai_api_key),
+                        base_url=settings.tts_base_url or settings.openai_base_url,
+                        voice=settings.tts_voice or settings.openai_tts_voice,
+                        model=settings.tts_model or "gpt-4o-mini-tts")
         engines.tts = {"en": tts, "ko": tts}
-    elif settings.tts_provider == "local":
-        for language, make in (("en", lambda: PiperTTS(models.piper_joe())),
-                               ("ko", lambda: EspeakTTS("ko"))):
+    elif tts_provider == "local":
+        wait = settings.tts_queue_max_wait_s
+        for language, make in (("en", lambda: PiperTTS(models.piper_joe(), max_wait_s=wait)),
+                               ("ko", lambda: EspeakTTS("ko", max_wait_s=wait))):
             try:
                 engines.tts[language] = make()
             except Exception as error:

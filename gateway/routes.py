@@ -33,14 +33,15 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(services: ServicesDep, request: Request) -> JSONResponse:
-    """Ready for new sessions: the database answers and the speech engines have loaded
-    (503 otherwise, for a load balancer's or Kubernetes' readiness probe)."""
+    """Ready for new sessions: the database answers, the speech engines have loaded and the
+    process is not draining (503 otherwise, for a load balancer's or Kubernetes' probe)."""
     database = await _database(services)
     engines = services.speech.ready.is_set()
-    ok = database == "ok" and engines
+    hub = request.app.state.hub
+    ok = database == "ok" and engines and not hub.draining
     return JSONResponse({"status": "ready" if ok else "not ready", "database": database,
-                         "speech_engines_loaded": engines,
-                         "live_sessions": len(request.app.state.hub)},
+                         "speech_engines_loaded": engines, "draining": hub.draining,
+                         "live_sessions": len(hub)},
                         status_code=200 if ok else 503)
 
 

@@ -62,6 +62,10 @@ def gateway(postgres: PostgresForTests, tmp_path: Any, models_dir: Any) -> Itera
             overrides.setdefault("parley_models_dir", models_dir)
             overrides.setdefault("stt_provider", "none")
             overrides.setdefault("tts_provider", "none")
+            # Tests run as one development user across many sessions; the per-user limits
+            # are tested on their own (test_security), with their own values.
+            overrides.setdefault("max_ai_requests_per_minute_per_user", 10_000)
+            overrides.setdefault("max_new_sessions_per_user_per_hour", 10_000)
             settings = isolated_settings(**overrides)
             return stack.enter_context(serve_in_thread(create_app(settings)))
 

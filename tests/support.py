@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from gateway.config import Settings
 from gateway.storage.embedded import EmbeddedPostgres
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 ENV_VARS = ("DATABASE_URL", "GEMINI_API_KEY", "GEMINI_BASE_URL", "JWT_SECRET_KEY",
             "MAX_AI_REQUESTS_PER_MINUTE", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_PROVIDER",
             "LLM_MODEL", "LLM_TIMEOUT_S", "MAX_MESSAGE_CHARS", "HISTORY_TURNS", "PARLEY_DATA_DIR",
@@ -146,7 +147,7 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
 
     import httpx
 
-    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    root = str(ROOT)
     full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     full_env.update(env, PYTHONPATH=root)
     proc = subprocess.Popen([sys.executable, *argv], env=full_env, cwd=root,
@@ -170,3 +171,5 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if proc.stderr is not None and stderr is None:
+            proc.stderr.close()

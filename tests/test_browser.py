@@ -33,7 +33,9 @@ def site(postgres, models_dir, tmp_path_factory) -> Iterator[str]:
     settings = isolated_settings(database_url=postgres.new_database(),
                                  parley_data_dir=tmp_path_factory.mktemp("web"),
                                  parley_models_dir=models_dir, stt_preload="en",
-                                 max_ai_requests_per_minute=100)
+                                 max_ai_requests_per_minute=100,
+                                 max_ai_requests_per_minute_per_user=10_000,
+                                 max_new_sessions_per_user_per_hour=10_000)
     with serve_in_thread(create_app(settings)) as base:
         yield base
 

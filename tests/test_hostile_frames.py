@@ -110,7 +110,9 @@ STATS = {"frames": 0, "must_error": 0}
 
 @pytest.fixture
 def fuzz_gateway(gateway) -> str:
-    return gateway(max_ai_requests_per_minute=100_000)  # type: ignore[no-any-return]
+    return gateway(max_ai_requests_per_minute=100_000,  # type: ignore[no-any-return]
+                   max_ai_requests_per_minute_per_user=100_000,
+                   max_new_sessions_per_user_per_hour=100_000)
 
 
 async def _run(base: str, frames: list[tuple[str | bytes, bool]]) -> None:

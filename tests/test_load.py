@@ -31,7 +31,9 @@ async def _talk(base: str, sid: str) -> list[str]:
 
 async def test_every_delivered_reply_is_stored_complete(gateway, postgres) -> None:
     database = postgres.new_database()
-    base = gateway(database_url=database, max_ai_requests_per_minute=TURNS)
+    base = gateway(database_url=database, max_ai_requests_per_minute=TURNS,
+                   max_ai_requests_per_minute_per_user=SESSIONS * TURNS,  # one dev user for all
+                   max_new_sessions_per_user_per_hour=SESSIONS)
     ids = [f"load-{i}" for i in range(SESSIONS)]
     received = await asyncio.gather(*(_talk(base, sid) for sid in ids))
     conn = await asyncpg.connect(database)

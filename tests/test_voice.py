@@ -37,7 +37,8 @@ def voice(postgres, models_dir, tmp_path_factory) -> Iterator[tuple[str, FakeLLM
         settings = isolated_settings(
             database_url=postgres.new_database(), llm_provider="openai",
             openai_base_url=f"{llm_url}/v1", parley_data_dir=tmp_path_factory.mktemp("voice"),
-            parley_models_dir=models_dir, max_ai_requests_per_minute=1000)
+            parley_models_dir=models_dir, max_ai_requests_per_minute=1000,
+            max_ai_requests_per_minute_per_user=10_000, max_new_sessions_per_user_per_hour=10_000)
         with serve_in_thread(create_app(settings)) as base:
             wait_until_engines_ready(base)
             yield base, llm

@@ -43,6 +43,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_BUSY = 4423
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN = 1013
+CLOSE_RESTARTING = 1012
 
 
 class SessionHub:
@@ -53,6 +54,7 @@ class SessionHub:
         self._owners: dict[str, SessionOwner] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
+        self.draining = False
 
     def __len__(self) -> int:
         return len(self._owners)
@@ -71,6 +73,9 @@ class SessionHub:
         return await answer
 
     async def _deliver(self, session_id: str, principal: Principal, message: ev.Message) -> None:
+        if self.draining:
+            raise SessionRefused(CLOSE_RESTARTING, 503, "this gateway process is shutting down; "
+                                                        "reconnect")
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             owner = self._owners.get(session_id)
@@ -162,7 +167,20 @@ class SessionHub:
                     owner.lost = True
                     await owner.post(ev.LeaseLost())
 
-    async def aclose(self, close_code: int = 1012, reason: str = "the gateway is restarting; "
+    async def drain(self, bound_s: float) -> None:
+        """Stop taking sessions, let the replies in flight finish (for up to `bound_s`), then
+        close every socket with 1012 so clients reconnect to another process."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound_s
+        busy = [o for o in self._owners.values() if o.busy]
+        log.info("draining: %d session(s) live, %d replying", len(self._owners), len(busy))
+        while busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            busy = [o for o in self._owners.values() if o.busy]
+        await self.aclose()
+
+    async def aclose(self, close_code: int = CLOSE_RESTARTING, reason: str = "the gateway is restarting; "
                                                                     "reconnect") -> None:
         """Close every session: cut what is in flight, write it, release the leases."""
         owners = list(self._owners.values())

@@ -204,7 +204,7 @@ class Listening:
                         speech_end_ms=event.end_ms)
                     self._stt_spent_s += transcript.stt_ms / 1000
             except STTError as error:
-                await self._post(ListeningFailed("stt_failed", str(error)))
+                await self._post(ListeningFailed(error.code, str(error)))
                 return
             transcript_at = time.perf_counter()
             if not transcript.text:

@@ -85,6 +85,7 @@ class SessionOwner:
         self._reporting = False
         self._generation = 0  # moves on every attach and request, so a stale Idle is ignored
         self._state_queued = False
+        self._progress_queued = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.retiring = False
         self.lost = False
@@ -94,6 +95,11 @@ class SessionOwner:
     @property
     def session_id(self) -> str:
         return self.record.id
+
+    @property
+    def busy(self) -> bool:
+        """A reply is in flight (being generated or spoken)."""
+        return self.current is not None and not self.current.stored
 
     @property
     def ended(self) -> bool:
@@ -520,6 +526,23 @@ class SessionOwner:
         await self._send(p.AIStreamChunk(data=p.ChunkData(chunk=text)))
         if turn.speaking is not None:
             turn.speaking.feed(text)
+        else:
+            self._save_progress(turn)
+
+    def _save_progress(self, turn: Turn) -> None:
+        """Record what the user has received so far (one queued write at most: it writes
+        what has been received by then). Ignored once the turn's final state is written."""
+        if self._progress_queued:
+            return
+        self._progress_queued = True
+
+        async def write() -> bool:
+            self._progress_queued = False
+            if turn.stored:
+                return True
+            return await self.writes.save_progress(turn.seq, turn.received)
+
+        self.journal.put(f"progress {turn.seq}", write)
 
     async def _complete_text(self, turn: Turn, change: RapportChange | None) -> None:
         turn.text_complete = True
@@ -544,7 +567,9 @@ class SessionOwner:
                 await self._send(p.TTSBegin(data=p.TTSBeginData(
                     utterance_id=turn.utterance_id, turn=turn.seq, sample_rate=event.sample_rate)))
                 turn.first_audio_at = time.perf_counter()
-            turn.heard_chars = event.heard_chars
+            if event.heard_chars != turn.heard_chars:
+                turn.heard_chars = event.heard_chars
+                self._save_progress(turn)
             if self.connection is not None:
                 await self.connection.send_bytes(event.data)
             turn.audio_ms += len(event.data) / 2 / event.sample_rate * 1000

@@ -313,6 +313,15 @@ class OwnerWrites:
             " AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)",
             seq, ai_reply, status, end_reason, dict(timings))
 
+    async def save_progress(self, seq: int, ai_reply: str) -> bool:
+        """What the user has received of a reply still in flight, so that if this process
+        dies, the next owner closes the turn with what had been sent."""
+        return await self._fenced(
+            "UPDATE turns SET ai_reply = $4 WHERE session_id = $1 AND seq = $3"
+            " AND status = 'pending'"
+            " AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)",
+            seq, ai_reply)
+
     async def save_feedback(self, seq: int, feedback: dict[str, Any]) -> bool:
         return await self._fenced(
             "UPDATE turns SET feedback = $4 WHERE session_id = $1 AND seq = $3"
