@@ -27,7 +27,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                             port=args.port if args.port is not None else settings.parley_port,
                             log_level=settings.log_level, ws_max_size=4 * 1024 * 1024,
                             log_config=uvicorn_log_config())
-    DrainingServer(config, app, settings.drain_s).run()
+    try:
+        DrainingServer(config, app, settings.drain_s).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the signal it shut down for (as uvicorn.run)
+        pass
     return 0
 
 

@@ -167,3 +167,19 @@ def test_embedded_postgres_runs_as_a_normal_user() -> None:
         assert (data_dir / "postgres" / "PG_VERSION").stat().st_uid == nobody.pw_uid
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_speech_server_urls_choose_the_openai_engines_unless_a_provider_is_named() -> None:
+    from tests.support import isolated_settings
+
+    settings = isolated_settings(stt_base_url="http://stt:8100/v1", tts_base_url="http://tts/v1")
+    assert (settings.resolved_stt_provider, settings.resolved_tts_provider) == ("openai", "openai")
+    named = isolated_settings(stt_base_url="http://stt/v1", stt_provider="whisper")
+    assert named.resolved_stt_provider == "whisper"
+    assert isolated_settings().resolved_stt_provider == "whisper"
+
+
+def test_the_gateway_refuses_to_listen_beyond_loopback_without_a_secret(tmp_path: Path) -> None:
+    result = run_parley("serve", "--host", "0.0.0.0", cwd=tmp_path)
+    assert result.returncode == 2 and "JWT_SECRET_KEY" in result.stderr
+    assert "127.0.0.1" in result.stderr
