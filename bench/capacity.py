@@ -208,6 +208,7 @@ def main() -> None:
     args = parser.parse_args()
     result: dict[str, Any] = {"benchmark": "capacity", "cpu_cores": os.cpu_count(), "clip": CLIP}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        os.chmod(tmp, 0o711)  # as root, the embedded PostgreSQL's own user must reach it
         postgres = PostgresForTests(Path(tmp) / "pg")
         stack.callback(postgres.stop)
         llm_port = free_port()

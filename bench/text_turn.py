@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -121,6 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     # The LLM server and the gateway each run in their own process, as in production.
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o711)  # as root, the embedded PostgreSQL's own user must reach it
         postgres = PostgresForTests(Path(tmp) / "pg")
         try:
             llm_port, gw_port = free_port(), free_port()
@@ -131,6 +133,8 @@ def main() -> None:
                 env = {"DATABASE_URL": postgres.new_database(), "LLM_PROVIDER": "openai",
                        "OPENAI_BASE_URL": f"{llm_url}/v1", "TTS_PROVIDER": "none",
                        "MAX_AI_REQUESTS_PER_MINUTE": "100000", "LOG_LEVEL": "warning",
+                       "MAX_AI_REQUESTS_PER_MINUTE_PER_USER": "1000000",
+                       "MAX_NEW_SESSIONS_PER_USER_PER_HOUR": "1000000",
                        "PARLEY_DATA_DIR": str(Path(tmp) / "data")}
                 gw_cmd = ["-m", "gateway", "serve", "--port", str(gw_port)]
                 with serve_in_process(gw_cmd, gw_port, env) as base:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def main() -> None:
     metrics: list[dict[str, Any]] = []
     client_v2v: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o711)  # as root, the embedded PostgreSQL's own user must reach it
         postgres = PostgresForTests(Path(tmp) / "pg")
         try:
             llm_port = free_port()
@@ -149,6 +151,8 @@ def main() -> None:
             with serve_in_process(llm_cmd, llm_port, {}, ready_path="/") as llm_url:
                 env = {"DATABASE_URL": postgres.new_database(), "LLM_PROVIDER": "openai",
                        "OPENAI_BASE_URL": f"{llm_url}/v1", "MAX_AI_REQUESTS_PER_MINUTE": "100000",
+                       "MAX_AI_REQUESTS_PER_MINUTE_PER_USER": "1000000",
+                       "MAX_NEW_SESSIONS_PER_USER_PER_HOUR": "1000000",
                        "LOG_LEVEL": "warning", "PARLEY_DATA_DIR": str(Path(tmp) / "data")}
                 if args.baseline:
                     env.update(VAD_SPECULATIVE_MS="0", STT_SHORT_WINDOW="false")

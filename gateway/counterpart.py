@@ -77,8 +77,10 @@ class Counterpart:
                         self.session_id, type(error).__name__)
         return self._last_read
 
-    async def plan(self, message: str, emotion: str) -> TurnPlan:
-        scenario, persona = await self.scenario()
+    def plan(self, scenario_and_persona: tuple[Scenario, Persona], message: str,
+             emotion: str) -> TurnPlan:
+        """The next beat and the composed prompt for this turn, with the scenario as read."""
+        scenario, persona = scenario_and_persona
         upcoming = next_beat(scenario, self.position, message)
         prompt = compose_prompt(PromptContext(
             scenario=scenario, persona=persona, language=self.language, emotion=emotion,

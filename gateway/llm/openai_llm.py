@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
@@ -11,16 +12,21 @@ from openai.types.chat import ChatCompletionChunk
 from gateway.llm.base import LLM, LLMError, LLMRequest, incomplete
 
 
-class _Stream(AsyncStream[ChatCompletionChunk]):
-    """The SDK's stream, also noting the `[DONE]` sentinel (which the SDK swallows)."""
+def _note_done(stream: AsyncStream[ChatCompletionChunk]) -> list[bool]:
+    """Watch the SDK's raw events for the `[DONE]` sentinel, which the SDK swallows; the
+    returned flag turns true when it arrives. (A subclass of the stream would do the same,
+    but costs the SDK ~0.4 ms per chunk in its type handling.)"""
+    seen = [False]
+    events = stream._iter_events
 
-    saw_done = False
-
-    async def _iter_events(self):  # type: ignore[no-untyped-def]
-        async for event in super()._iter_events():
+    async def noting() -> Any:
+        async for event in events():
             if event.data.startswith("[DONE]"):
-                self.saw_done = True
+                seen[0] = True
             yield event
+
+    stream._iter_events = noting  # type: ignore[method-assign]
+    return seen
 
 
 class OpenAILLM(LLM):
@@ -46,8 +52,9 @@ class OpenAILLM(LLM):
             # (same HTTP stack, SSE decoding, error mapping and retries) without that pass.
             response = await self._client.post(
                 "/chat/completions", body=body, cast_to=ChatCompletionChunk, stream=True,
-                stream_cls=_Stream,
+                stream_cls=AsyncStream[ChatCompletionChunk],
             )
+            done = _note_done(response)
             finished = False
             async with response:
                 async for chunk in response:
@@ -55,7 +62,7 @@ class OpenAILLM(LLM):
                         if choice.delta and choice.delta.content:
                             yield choice.delta.content
                         finished = finished or choice.finish_reason is not None
-            if not (finished or response.saw_done):
+            if not (finished or done[0]):
                 raise incomplete()
         except LLMError:
             raise

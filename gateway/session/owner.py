@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INBOX_SIZE = 256
+PROGRESS_EVERY_S = 0.25  # how often a reply in flight is recorded (for the next owner)
 CLOSE_REPLACED = 4409
 CLOSE_MOVED = 4423
 
@@ -87,6 +88,7 @@ class SessionOwner:
         self._state_queued = False
         self._progress_queued = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._feedback_tasks: set[asyncio.Task[Any]] = set()
         self.retiring = False
         self.lost = False
         self.done = asyncio.Event()
@@ -192,6 +194,7 @@ class SessionOwner:
         task = asyncio.create_task(coroutine, name=f"{name}-{self.session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._feedback_tasks.discard)
         return task
 
     # ------------------------------------------------------------ connections
@@ -223,6 +226,7 @@ class SessionOwner:
             self._spawn(self._idle_after_writes(self._generation), "linger")
 
     async def _idle_after_writes(self, generation: int) -> None:
+        await asyncio.gather(*self._feedback_tasks, return_exceptions=True)
         await self.journal.flush()
         await self.inbox.put(ev.Idle(generation))
 
@@ -444,9 +448,12 @@ class SessionOwner:
     async def _accept(self, message: str, emotion: str, source: TurnSource,
                       client_timestamp: datetime | None, voice: ev.VoiceTurn | None = None) -> None:
         """Take a user turn: cut any reply in progress, record the turn, start its reply."""
+        # The scenario is read while the limits are checked: both are off the model's path.
+        scenario = asyncio.create_task(self.counterpart.scenario())
         try:
             await self._check(message)
         except TurnRejected as rejected:
+            _drop(scenario)
             await self._turn_error(rejected.code, rejected.reason)
             return
         await self._cut("superseded")
@@ -463,7 +470,7 @@ class SessionOwner:
                  preview(message))
         self.current = turn
         self._awaiting_feedback[seq] = turn
-        self._spawn(self._feedback(turn, speech), "feedback")
+        turn.speech = speech
         risk = assess_risk(message)
         if risk is not None:
             log.warning("session %s turn %d: %s; safety reply sent, flagged for a human counselor",
@@ -474,10 +481,11 @@ class SessionOwner:
         await self._send(p.AIStreamBegin(data=p.TurnRef(turn=seq)))
         turn.speaking = self._speaking_for(seq)
         if risk is not None:
+            _drop(scenario)
             turn.replying.start_scripted(safety_reply(self.record.language))
         else:
             turn.replying.start_model(
-                self.services.llm, self.counterpart, list(self.history),
+                self.services.llm, self.counterpart, scenario, list(self.history),
                 seq - len(self.history) <= 1, message, emotion,
                 self.services.settings.llm_timeout_s)
 
@@ -518,10 +526,18 @@ class SessionOwner:
             await self._turn_error(event.code, event.reason)
             await self._send_feedback(turn)
 
+    def _start_feedback(self, turn: Turn) -> None:
+        """Feedback runs in a worker thread: started once the first token is out (or the
+        reply ended without one), so it never competes with the path to the first token."""
+        if not turn.feedback_started:
+            turn.feedback_started = True
+            self._feedback_tasks.add(self._spawn(self._feedback(turn, turn.speech), "feedback"))
+
     async def _emit(self, turn: Turn, text: str) -> None:
         if turn.first_token_at is None:
             turn.first_token_at = time.perf_counter()
             turn.timings["first_chunk_ms"] = _ms(turn.first_token_at - turn.accepted_at)
+            self._start_feedback(turn)
         turn.parts.append(text)
         await self._send(p.AIStreamChunk(data=p.ChunkData(chunk=text)))
         if turn.speaking is not None:
@@ -530,8 +546,9 @@ class SessionOwner:
             self._save_progress(turn)
 
     def _save_progress(self, turn: Turn) -> None:
-        """Record what the user has received so far (one queued write at most: it writes
-        what has been received by then). Ignored once the turn's final state is written."""
+        """Record what the user has received so far, PROGRESS_EVERY_S after it starts
+        arriving (one pending write at most: it writes what has been received by then). A
+        reply that is over sooner needs none: its final state is written instead."""
         if self._progress_queued:
             return
         self._progress_queued = True
@@ -542,7 +559,8 @@ class SessionOwner:
                 return True
             return await self.writes.save_progress(turn.seq, turn.received)
 
-        self.journal.put(f"progress {turn.seq}", write)
+        asyncio.get_running_loop().call_later(
+            PROGRESS_EVERY_S, lambda: self.journal.put(f"progress {turn.seq}", write))
 
     async def _complete_text(self, turn: Turn, change: RapportChange | None) -> None:
         turn.text_complete = True
@@ -635,6 +653,7 @@ class SessionOwner:
 
     async def _send_feedback(self, turn: Turn) -> None:
         """A turn's one `feedback` event, after its reply ended or its text completed."""
+        self._start_feedback(turn)
         if not turn.feedback_ready or turn.feedback_sent:
             return
         turn.feedback_sent = True
@@ -663,6 +682,12 @@ class SessionOwner:
                 turn=turn.seq, speculative_hit=voice.speculative_hit, **figures)))
         self.services.metrics.observe_ms(figures)
         return {k: v for k, v in figures.items() if v is not None}
+
+
+def _drop(task: asyncio.Task[Any]) -> None:
+    """Cancel a task whose result is no longer wanted, retrieving whatever it ends with."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def _ms(seconds: float) -> float:

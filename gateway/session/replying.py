@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from gateway.counterpart import Counterpart, TurnPlan
 from gateway.llm import LLM, ChatMessage, LLMError, LLMRequest, with_idle_timeout
 from gateway.session.events import Message, ReplyDone, ReplyFailed, ReplyText
+from scenarios.models import Persona, Scenario
 from scenarios.rapport import TagStripper
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,13 @@ class Replying:
         self._post = post
         self.task: asyncio.Task[None] | None = None
 
-    def start_model(self, llm: LLM, counterpart: Counterpart, history: Sequence[tuple[str, str]],
-                    first_turn: bool, message: str, emotion: str, timeout_s: float) -> None:
+    def start_model(self, llm: LLM, counterpart: Counterpart,
+                    scenario: Awaitable[tuple[Scenario, Persona]],
+                    history: Sequence[tuple[str, str]], first_turn: bool, message: str,
+                    emotion: str, timeout_s: float) -> None:
         self.task = asyncio.create_task(
-            self._model(llm, counterpart, tuple(history), first_turn, message, emotion, timeout_s),
-            name=f"reply-{self.seq}")
+            self._model(llm, counterpart, scenario, tuple(history), first_turn, message, emotion,
+                        timeout_s), name=f"reply-{self.seq}")
 
     def start_scripted(self, text: str) -> None:
         """A reply that needs no model (the safety reply)."""
@@ -64,10 +67,12 @@ class Replying:
         await self._post(ReplyText(self.seq, text))
         await self._post(ReplyDone(self.seq, None, None))
 
-    async def _model(self, llm: LLM, counterpart: Counterpart, history: Sequence[tuple[str, str]],
-                     first_turn: bool, message: str, emotion: str, timeout_s: float) -> None:
+    async def _model(self, llm: LLM, counterpart: Counterpart,
+                     scenario: Awaitable[tuple[Scenario, Persona]],
+                     history: Sequence[tuple[str, str]], first_turn: bool, message: str,
+                     emotion: str, timeout_s: float) -> None:
         try:
-            plan = await counterpart.plan(message, emotion)
+            plan = counterpart.plan(await scenario, message, emotion)
         except Exception as error:
             log.exception("turn %d: the prompt could not be composed", self.seq)
             await self._post(ReplyFailed(self.seq, "internal_error",

@@ -32,7 +32,9 @@ class Turn:
     audio_ms: float = 0.0
     sample_rate: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    speech: dict[str, object] | None = None  # words and voiced stretches (voice turns)
     feedback: dict[str, object] | None = None
+    feedback_started: bool = False
     feedback_ready: bool = False
     feedback_sent: bool = False
 
