@@ -348,3 +348,11 @@ async def test_a_square_wave_never_reaches_the_recogniser(gateway, fake_llm) -> 
     transcriptions = [r for r in server.requests if r["api"] == "transcriptions"]
     assert len(transcriptions) == 1  # only the real speech
     assert [t["source"] for t in httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]] == ["voice"]
+
+
+async def test_metrics_show_the_engines_queues(voice) -> None:
+    base, _ = voice
+    text = httpx.get(f"{base}/metrics").text
+    assert 'parley_engine_queue_depth{engine="stt"}' in text
+    assert 'parley_engine_queue_depth{engine="tts_en"}' in text
+    assert "parley_live_sessions" in text
