@@ -31,6 +31,8 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/text_turn.py
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/feedback.py
+	$(BIN)/python bench/capacity.py
+	$(BIN)/python bench/failover.py
 
 docs: $(VENV)/.run-deps
 	$(BIN)/python -m gateway.protocol --write docs/protocol.md
