@@ -63,8 +63,12 @@ class Journal:
         return len(self._queue)
 
     def put(self, what: str, write: Write) -> asyncio.Future[bool]:
-        """Queue `write` (named `what` in logs); the future says whether it applied."""
+        """Queue `write` (named `what` in logs); the future says whether it applied (False
+        at once for a write put after the journal stopped)."""
         entry = _Entry(what, write)
+        if self._task.done():
+            entry.done.set_result(False)
+            return entry.done
         self._queue.append(entry)
         self._idle.clear()
         self._wake.set()
