@@ -39,6 +39,7 @@ async def test_a_killed_process_loses_no_turn(cluster: Cluster) -> None:
     sid = "failover"
     async with connect(ws_url(cluster.lb, sid)) as ws:
         await ask(ws, "my first words")
+        await send(ws, "emotion_update", emotion="anxious")  # state that must move with it
         cluster.llm.script = Script(chunks=[f"part {i}. " for i in range(20)], delay_s=0.2)
         await send(ws, "request_ai_response", message="my second words")
         received = []
@@ -67,6 +68,7 @@ async def test_a_killed_process_loses_no_turn(cluster: Cluster) -> None:
     assert [(t["seq"], t["status"]) for t in turns] == [(1, "complete"), (2, "cut_short"),
                                                         (3, "complete")]
     assert turns[1]["end_reason"] == "owner_lost"
+    assert turns[2]["emotion"] == "anxious"  # the session's emotion continued too
     assert turns[1]["ai_reply"] and "".join(received).startswith(turns[1]["ai_reply"])
 
 

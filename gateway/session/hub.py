@@ -44,6 +44,7 @@ CLOSE_BUSY = 4423
 CLOSE_TOO_MANY = 4429
 CLOSE_TRY_AGAIN = 1013
 CLOSE_RESTARTING = 1012
+RETIRE_WAIT_S = 5.0
 
 
 class SessionHub:
@@ -80,7 +81,11 @@ class SessionHub:
         async with lock:
             owner = self._owners.get(session_id)
             if owner is not None and owner.retiring:
-                await owner.done.wait()
+                try:  # its last writes (the lease's release) may wait out a database outage
+                    await asyncio.wait_for(owner.done.wait(), RETIRE_WAIT_S)
+                except TimeoutError:
+                    raise SessionRefused(CLOSE_TRY_AGAIN, 503, "the session is still being "
+                                         "closed; try again shortly") from None
                 owner = None
             if owner is None:
                 owner = await self._start_owner(session_id, principal)

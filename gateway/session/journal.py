@@ -43,14 +43,12 @@ class _Entry:
 
 
 class Journal:
-    """Ordered, retried writes for one session. `refused` is called when a fenced write did
-    not apply (the owner lost its lease)."""
+    """Ordered, retried writes for one session. `on_refused` is called when a fenced write
+    did not apply (the owner lost its lease)."""
 
-    def __init__(self, session_id: str, on_refused: Callable[[str], None],
-                 on_outage: Callable[[bool], None] | None = None) -> None:
+    def __init__(self, session_id: str, on_refused: Callable[[str], None]) -> None:
         self.session_id = session_id
         self._on_refused = on_refused
-        self._on_outage = on_outage or (lambda _: None)
         self._queue: deque[_Entry] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -124,7 +122,6 @@ class Journal:
                                 " held until it is back", self.session_id,
                                 type(error).__name__, len(self._queue))
                     self.failing = True
-                    self._on_outage(True)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
@@ -132,7 +129,6 @@ class Journal:
                 log.info("session %s: the database is back; writing what was held",
                          self.session_id)
                 self.failing = False
-                self._on_outage(False)
             if not applied:
                 self._on_refused(entry.what)
             return applied

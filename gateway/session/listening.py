@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from audio.pcm import FrameAssembler, UnsupportedRate
 from audio.signal import non_speech_reason
 from audio.stt import STT, STTError, Transcript
-from audio.types import PIPELINE_RATE
+from audio.types import PIPELINE_RATE, Int16Array
 from audio.vad import (
     SpeechPaused,
     SpeechResumed,
@@ -138,12 +138,12 @@ class Listening:
                 return at
         return None
 
-    def _refusal(self, audio: object) -> ListeningFailed | None:
+    def _refusal(self, audio: Int16Array) -> ListeningFailed | None:
         """Why this utterance is not worth the recogniser's time, if it is not."""
         if self.stt is None:
             return ListeningFailed("stt_unavailable", "speech recognition is unavailable: "
                                    f"{self.stt_problem or 'no engine configured'}")
-        reason = non_speech_reason(audio)  # type: ignore[arg-type]
+        reason = non_speech_reason(audio)
         if reason is not None:
             return ListeningFailed("not_speech", f"{reason}; it was not transcribed")
         allowed = STT_BURST_S + self._budget_ratio * self.audio_seconds

@@ -23,7 +23,7 @@ from gateway.session.replying import Replying
 from gateway.session.speaking import Speaking
 from gateway.session.turn import Turn
 from gateway.storage.store import TurnSource, TurnStatus
-from scenarios.safety import assess_risk, safety_reply
+from scenarios.safety import RiskAssessment, assess_risk, safety_reply
 
 if TYPE_CHECKING:
     from collections import deque
@@ -80,7 +80,7 @@ class TurnHandling:
         def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[Any]: ...
         def _save_state(self) -> None: ...
 
-    async def _check(self, message: str) -> None:
+    async def _check(self, message: str, risk: RiskAssessment | None) -> None:
         """Refuse empty and over-long messages, turns in an ended session or one on hold
         (unless they signal risk: a safety reply is never refused), and requests over the
         rate limit."""
@@ -92,7 +92,7 @@ class TurnHandling:
                                                    f"long; the limit is {limit}")
         if self.ended:
             raise TurnRejected("session_ended", "this session has ended; start a new one")
-        if self.counterpart.on_hold and assess_risk(message) is None:
+        if self.counterpart.on_hold and risk is None:
             raise TurnRejected("session_on_hold",
                                "the counterpart ended this conversation when rapport reached 0; "
                                "start a new session to practise again")
@@ -103,10 +103,11 @@ class TurnHandling:
     async def _accept(self, message: str, emotion: str, source: TurnSource,
                       client_timestamp: datetime | None, voice: ev.VoiceTurn | None = None) -> None:
         """Take a user turn: cut any reply in progress, record the turn, start its reply."""
+        risk = assess_risk(message)
         # The scenario is read while the limits are checked: both are off the model's path.
         scenario = asyncio.create_task(self.counterpart.scenario())
         try:
-            await self._check(message)
+            await self._check(message, risk)
         except TurnRejected as rejected:
             _drop(scenario)
             await self._turn_error(rejected.code, rejected.reason)
@@ -114,10 +115,10 @@ class TurnHandling:
         await self._cut("superseded")
         self.turn_count += 1
         seq = self.turn_count
-        turn = Turn(seq, message, emotion, source, Replying(seq, self.post),
-                    client_timestamp=client_timestamp, voice=voice,
-                    accepted_at=voice.transcript_at if voice else time.perf_counter())
         speech = speech_record(voice.transcript, voice.voiced) if voice else None
+        turn = Turn(seq, message, emotion, source, Replying(seq, self.post),
+                    client_timestamp=client_timestamp, voice=voice, speech=speech,
+                    accepted_at=voice.transcript_at if voice else time.perf_counter())
         self.journal.put(f"turn {seq}", lambda: self.writes.insert_turn(
             seq, message, emotion=emotion, source=source, client_timestamp=client_timestamp,
             speech=speech))
@@ -125,8 +126,6 @@ class TurnHandling:
                  preview(message))
         self.current = turn
         self._awaiting_feedback[seq] = turn
-        turn.speech = speech
-        risk = assess_risk(message)
         if risk is not None:
             log.warning("session %s turn %d: %s; safety reply sent, flagged for a human counselor",
                         self.session_id, seq, risk.reason)
@@ -186,7 +185,7 @@ class TurnHandling:
         reply ended without one), so it never competes with the path to the first token."""
         if not turn.feedback_started:
             turn.feedback_started = True
-            self._feedback_tasks.add(self._spawn(self._feedback(turn, turn.speech), "feedback"))
+            self._feedback_tasks.add(self._spawn(self._feedback(turn), "feedback"))
 
     async def _emit(self, turn: Turn, text: str) -> None:
         if turn.first_token_at is None:
@@ -286,12 +285,12 @@ class TurnHandling:
 
     # ------------------------------------------------------------ feedback and figures
 
-    async def _feedback(self, turn: Turn, speech: dict[str, Any] | None) -> None:
+    async def _feedback(self, turn: Turn) -> None:
         """How the user's turn came across; computed while the reply streams."""
         result: dict[str, Any] | None = None
         try:
             scenario, _ = await self.counterpart.scenario()
-            result = await turn_feedback(scenario, turn.message, self.record.language, speech)
+            result = await turn_feedback(scenario, turn.message, self.record.language, turn.speech)
         except Exception as error:
             log.warning("session %s: feedback failed (%s)", self.session_id, type(error).__name__)
         await self.inbox.put(ev.FeedbackReady(turn.seq, result))
