@@ -154,11 +154,50 @@ class EspeakTTS(ThreadedTTS):
         yield b"".join(chunks)
 
 
+class WavStreamReader:
+    """A WAV arriving in pieces: the header's sample rate, then the PCM that follows it."""
+
+    def __init__(self) -> None:
+        self.sample_rate: int | None = None
+        self._buffer = b""
+        self._in_data = False
+
+    def push(self, chunk: bytes) -> bytes:
+        """The PCM in `chunk` (none until the header has been read)."""
+        if self._in_data:
+            return chunk
+        self._buffer += chunk
+        buffer = self._buffer
+        if len(buffer) < 12:
+            return b""
+        if buffer[:4] != b"RIFF" or buffer[8:12] != b"WAVE":
+            raise TTSError("the speech service did not answer with a WAV stream")
+        position = 12
+        while position + 8 <= len(buffer):
+            chunk_id = buffer[position:position + 4]
+            size = int.from_bytes(buffer[position + 4:position + 8], "little")
+            if chunk_id == b"data":
+                self._in_data, self._buffer = True, b""
+                return buffer[position + 8:]
+            if chunk_id == b"fmt ":
+                if len(buffer) < position + 24:
+                    return b""
+                channels = int.from_bytes(buffer[position + 10:position + 12], "little")
+                bits = int.from_bytes(buffer[position + 22:position + 24], "little")
+                if channels != 1 or bits != 16:
+                    raise TTSError(f"the speech service sent {channels} channel(s) of {bits}-bit "
+                                   "audio; 16-bit mono is needed")
+                self.sample_rate = int.from_bytes(buffer[position + 12:position + 16], "little")
+            position += 8 + size + (size & 1)
+        return b""
+
+
 class OpenAITTS(TTS):
-    """OpenAI speech (natural Korean for users with a key): raw 24 kHz PCM, streamed."""
+    """OpenAI's speech API or any server that speaks it, streamed as WAV so that the sample
+    rate is the server's own (OpenAI's is 24 kHz; others differ)."""
 
     name = "openai"
-    sample_rate = 24_000
+    sample_rate = 24_000  # until a server has said otherwise
 
     def __init__(self, *, api_key: str | None, base_url: str | None, voice: str = "alloy",
                  model: str = "gpt-4o-mini-tts", timeout_s: float = 15.0) -> None:
@@ -174,11 +213,14 @@ class OpenAITTS(TTS):
 
         try:
             async with self._client.audio.speech.with_streaming_response.create(
-                model=self.model, voice=self.voice, input=text, response_format="pcm",
+                model=self.model, voice=self.voice, input=text, response_format="wav",
             ) as response:
                 odd = b""
-                async for chunk in response.iter_bytes(4800):
-                    chunk = odd + chunk
+                wav = WavStreamReader()
+                async for piece in response.iter_bytes(4800):
+                    chunk = odd + wav.push(piece)
+                    if wav.sample_rate is not None:
+                        self.sample_rate = wav.sample_rate
                     cut = len(chunk) - (len(chunk) & 1)
                     odd = chunk[cut:]
                     if cut:

@@ -193,3 +193,25 @@ def test_speculation_can_be_turned_off() -> None:
     events = run(Endpointer(VADOptions(speculative_ms=0)), [(True, 20), (False, 30)])
     assert [type(e) for e in events] == [SpeechStarted, SpeechStopped]
     assert len(events[-1].audio) == (20 + 10) * FRAME  # the 200 ms tail is kept all the same
+
+
+def test_a_streamed_wav_gives_its_rate_then_its_pcm_whatever_the_pieces() -> None:
+    import io
+    import wave
+
+    from audio.tts import TTSError, WavStreamReader
+
+    pcm = np.arange(-500, 500, dtype="<i2").tobytes()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(22050)
+        writer.writeframes(pcm)
+    data = out.getvalue()
+    for size in (1, 7, 44, 45, 4800):
+        reader = WavStreamReader()
+        got = b"".join(reader.push(data[i:i + size]) for i in range(0, len(data), size))
+        assert (reader.sample_rate, got) == (22050, pcm)
+    with pytest.raises(TTSError):
+        WavStreamReader().push(b"not a wav at all")

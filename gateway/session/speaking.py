@@ -55,12 +55,13 @@ class Speaking:
     async def _run(self) -> None:
         started: float | None = None
         sent_ms = 0.0
-        sample_rate = self.tts.sample_rate
-        bytes_per_slice = sample_rate * 2 * SLICE_MS // 1000
         while (item := await self._queue.get()) is not None:
             sentence, ends_at = item
             try:
                 async for chunk in self.tts.synthesize(sentence):
+                    # Read per chunk: a speech server says its rate with its first audio.
+                    sample_rate = self.tts.sample_rate
+                    bytes_per_slice = sample_rate * 2 * SLICE_MS // 1000
                     for offset in range(0, len(chunk), bytes_per_slice):
                         piece = chunk[offset:offset + bytes_per_slice]
                         if started is None:

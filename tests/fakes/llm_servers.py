@@ -129,13 +129,29 @@ class FakeLLMServer:
         return JSONResponse({"task": "transcribe", "language": "english", "duration": 3.0,
                              "text": self.transcript, "words": words})
 
+    speech_rate = 22050  # not OpenAI's 24 kHz: the gateway must read the rate it is given
+
     async def _speech(self, request: Request) -> Response:
-        """OpenAI's speech endpoint: raw 24 kHz 16-bit PCM for response_format=pcm."""
+        """OpenAI's speech endpoint: raw 24 kHz 16-bit PCM for `pcm`, a WAV at this server's
+        own rate for `wav`."""
         body = await request.json()
         self.requests.append({"api": "speech", "body": body})
-        samples = int(24000 * 0.06 * len(body["input"].split()))  # ~60 ms a word
-        tone = bytes(range(256)) * (samples * 2 // 256 + 1)
-        return Response(tone[: samples * 2], media_type="audio/pcm")
+        wav = body.get("response_format") == "wav"
+        rate = self.speech_rate if wav else 24000
+        samples = int(rate * 0.06 * len(body["input"].split()))  # ~60 ms a word
+        tone = (bytes(range(256)) * (samples * 2 // 256 + 1))[: samples * 2]
+        if not wav:
+            return Response(tone, media_type="audio/pcm")
+        import io
+        import wave
+
+        out = io.BytesIO()
+        with wave.open(out, "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(rate)
+            writer.writeframes(tone)
+        return Response(out.getvalue(), media_type="audio/wav")
 
     def last_messages(self) -> list[dict[str, str]]:
         """The conversation of the most recent OpenAI request (system prompt included)."""
