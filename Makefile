@@ -33,6 +33,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/capacity.py
 	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/voice_quality.py
 
 docs: $(VENV)/.run-deps
 	$(BIN)/python -m gateway.protocol --write docs/protocol.md
