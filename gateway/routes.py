@@ -123,7 +123,10 @@ async def create_session(body: NewSession, services: ServicesDep,
         session_id, principal.user_id, scenario=body.scenario, language=body.language)
     if not created:
         raise HTTPException(409, f"session {session_id!r} already exists")
+    scenario, _ = await LiveCatalog(services.store).scenario(record.scenario)
+    opening = scenario.opening_line.in_(record.language)
     return {"session_id": record.id, "scenario": record.scenario, "language": record.language,
+            "kind": scenario.kind, "opening_line": opening,
             "websocket": f"/ws/session/{record.id}"}
 
 

@@ -63,6 +63,8 @@ const t = (key) => TEXT[state.ui][key] ?? key;
 function applyLabels() {
   document.documentElement.lang = state.ui;
   $("ui-language").value = state.ui;
+  // The conversation follows the page's language until the user picks one (remembered).
+  $("language").value = localStorage.getItem("parley.language") || state.ui;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   renderScenarios();
@@ -230,6 +232,7 @@ function showRapport({value, stage}) {
 }
 
 function showFeedback(feedback) {
+  if (state.kind === "counseling") return;  // a distressed client is not being graded
   const bubble = state.lastUserBubble;
   if (!bubble) return;
   bubble.querySelector(".chips")?.remove();
@@ -351,11 +354,17 @@ async function start() {
       body: JSON.stringify({scenario: $("scenario").value, language: state.language}),
     });
     if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
-    state.sessionId = (await response.json()).session_id;
+    const created = await response.json();
+    state.sessionId = created.session_id;
+    state.kind = created.kind;
     const scenario = state.scenarios.find((s) => s.id === $("scenario").value);
     $("session-title").textContent = scenario ? scenario.title[state.ui] : "";
     $("setup").hidden = true;
     $("session").hidden = false;
+    $("log").replaceChildren();
+    // The counterpart opens before the user says anything: a rehearsal's greeting and first
+    // question, counseling's warm invitation.
+    if (created.opening_line) addLine("ai opening", created.opening_line);
     state.player = new Player();
     state.ended = false;
     connect();
@@ -402,7 +411,11 @@ $("ui-language").addEventListener("change", (e) => {
   localStorage.setItem("parley.ui", state.ui);
   applyLabels();
 });
-$("language").addEventListener("change", (e) => { state.ui = e.target.value; applyLabels(); });
+$("language").addEventListener("change", (e) => {
+  localStorage.setItem("parley.language", e.target.value);
+  state.ui = e.target.value;
+  applyLabels();
+});
 $("scenario").addEventListener("change", renderScenarios);
 $("start").addEventListener("click", start);
 $("end").addEventListener("click", end);
