@@ -66,6 +66,8 @@ def analyze_turn(turn: Turn, expect: Expectations) -> TurnFeedback:
     else:
         politeness = english_politeness(turn.text)
         polite_score = s.english_politeness_score(politeness)
+    if not expect.weights.get("politeness", 1.0):
+        polite_score = None  # a scenario that does not weigh politeness (counseling) never grades it
     scores: dict[str, int | None] = {
         "fillers": s.filler_score(fillers),
         "pace": s.pace_score(pace) if pace else None,
@@ -76,8 +78,9 @@ def analyze_turn(turn: Turn, expect: Expectations) -> TurnFeedback:
     tips = {
         "fillers": s.tip("fillers", scores["fillers"], turn.language),
         "clarity": s.tip("clarity", scores["clarity"], turn.language),
-        "politeness": s.tip("politeness", scores["politeness"], turn.language),
     }
+    if polite_score is not None:
+        tips["politeness"] = s.tip("politeness", polite_score, turn.language)
     if pace is not None:
         z = s.pace_z(pace)
         tips["pace"] = s.tip("pace", scores["pace"], turn.language,

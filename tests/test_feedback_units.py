@@ -246,3 +246,19 @@ def test_metrics_for_one_utterance_are_fast_enough_to_run_per_turn() -> None:
     started = time.perf_counter()
     analyze_turn(turn, INTERVIEW)
     assert time.perf_counter() - started < 1.0  # generous: the benchmark holds the real figure
+
+
+def test_plain_narrative_korean_is_not_graded_rude_in_counseling_or_with_a_partner() -> None:
+    from feedback.analyze import analyze_turn
+    from feedback.types import Turn
+    from gateway.scoring import expectations
+    from scenarios.loader import builtin_catalog
+
+    catalog = builtin_catalog()
+    narrative = Turn.from_text("그는 길 한 옆으로 걸어갔다.", "ko")
+    counseling = analyze_turn(narrative, expectations(catalog.scenarios["counseling"])).as_json()
+    assert counseling["scores"]["politeness"] is None and "politeness" not in counseling["tips"]
+    partner = analyze_turn(narrative, expectations(catalog.scenarios["relationship_talk"])).as_json()
+    assert partner["scores"]["politeness"] == 100
+    interview = analyze_turn(narrative, expectations(catalog.scenarios["job_interview"])).as_json()
+    assert interview["scores"]["politeness"] < 50  # an interview still expects -습니다/-요
