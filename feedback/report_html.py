@@ -99,3 +99,46 @@ def render_html(report: dict[str, Any], title: str = "") -> str:
 <h2>{labels['by_word']}</h2><table>{filler_rows}</table>
 <h2>{labels['transcript']}</h2><p>{labels['legend']}</p>{_transcript(report['transcript'], labels)}
 </main></body></html>"""
+
+
+GENTLE = {
+    "en": {"thanks": "Thank you for talking today. Here is what you shared, in your own words.",
+           "talked": "What we talked about", "felt": "How you felt along the way",
+           "turn": "turn", "summary": "A few words from your counselor",
+           "close": "Whatever you are carrying, you do not have to carry it alone."},
+    "ko": {"thanks": "오늘 이야기를 나눠 주셔서 고마워요. 나눠 주신 이야기를 그대로 모았어요.",
+           "talked": "오늘 나눈 이야기", "felt": "이야기하는 동안의 마음",
+           "turn": "번째", "summary": "상담사의 한마디",
+           "close": "지금 안고 있는 마음, 혼자서만 감당하지 않아도 괜찮아요."},
+}
+EMOTION_NAMES = {
+    "en": {"happy": "happy", "sad": "sad", "angry": "angry", "anxious": "anxious",
+           "neutral": "calm", "surprised": "surprised", "disgusted": "upset", "fearful": "afraid"},
+    "ko": {"happy": "기쁨", "sad": "슬픔", "angry": "화남", "anxious": "불안",
+           "neutral": "평온", "surprised": "놀람", "disgusted": "불쾌", "fearful": "두려움"},
+}
+
+
+def render_counseling_html(report: dict[str, Any], title: str = "") -> str:
+    """A gentle summary for counseling: what was talked about and the emotions over time,
+    never a score card (a distressed client is not being examined)."""
+    lang = "en" if report["language"] == "en" else "ko"
+    words, names = GENTLE[lang], EMOTION_NAMES[lang]
+    talked = "".join(
+        f'<div class="turn">{escape(" ".join(w["text"] for w in t["words"]))}</div>'
+        for t in report["transcript"])
+    felt = "".join(
+        f'<li>{e["turn"]}{" " if lang == "en" else ""}{words["turn"]}: '
+        f'{escape(names.get(e["emotion"], e["emotion"]))}</li>' for e in report["emotions"])
+    summary = (f"<h2>{words['summary']}</h2><p>{escape(report['summary'])}</p>"
+               if report.get("summary") else "")
+    heading = escape(title)
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{heading}</title><style>{_CSS}</style></head>
+<body><main class="gentle"><h1>{heading}</h1><p>{words['thanks']}</p>{summary}
+<h2>{words['talked']}</h2>{talked}
+<h2>{words['felt']}</h2><ol class="emotions">{felt}</ol>
+<p>{words['close']}</p>
+</main></body></html>"""

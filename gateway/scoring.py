@@ -14,7 +14,7 @@ from typing import Any
 from audio.stt import Transcript
 from feedback.analyze import analyze_turn
 from feedback.report import ReportTurn, build_report
-from feedback.report_html import render_html
+from feedback.report_html import render_counseling_html, render_html
 from feedback.types import Expectations, Language, Span, Turn, Word
 from gateway.catalog import CatalogError, LiveCatalog
 from gateway.llm import ChatMessage, LLMRequest, with_idle_timeout
@@ -93,7 +93,11 @@ async def generate_report(services: Services, record: SessionRecord) -> dict[str
     summary = await _summary(services, report, language)
     if summary:
         report["summary"] = summary
-    html = await asyncio.to_thread(render_html, report, report["scenario_title"])
+    report["kind"] = scenario.kind
+    report["emotions"] = [{"turn": t.seq, "emotion": t.emotion} for t in turns]
+    # Counseling ends with a gentle summary, not a score card.
+    render = render_counseling_html if scenario.kind == "counseling" else render_html
+    html = await asyncio.to_thread(render, report, report["scenario_title"])
     await services.store.save_report(record.id, report, html)
     log.info("session %s ended: %d turns, overall %s", record.id, len(turns), report["overall"])
     return report

@@ -109,3 +109,18 @@ def test_auto_language_sessions_get_feedback_in_the_language_heard() -> None:
     assert feedback_language("auto", {"language": "english"}) == "en"  # OpenAI's spelling
     assert feedback_language("auto", {"language": "ko"}) == "ko"
     assert feedback_language("auto", None) == "ko"
+
+
+async def test_counseling_ends_with_a_gentle_summary_not_a_score_card(gateway) -> None:
+    base = gateway()
+    sid = session(base, "counseling", "en")
+    async with connect(ws_url(base, sid)) as ws:
+        await ask(ws, "I have been sleeping badly since the move.", emotion="anxious")
+        await ask(ws, "Talking about it helps a little.", emotion="sad")
+        await send(ws, "session_end")
+        report = (await next_event(ws))["data"]
+    assert report["kind"] == "counseling"
+    assert report["emotions"] == [{"turn": 1, "emotion": "anxious"}, {"turn": 2, "emotion": "sad"}]
+    html = httpx.get(f"{base}/sessions/{sid}/report.html").text
+    assert "sleeping badly since the move" in html and "anxious" in html and "sad" in html
+    assert 'class="card"' not in html and "Overall" not in html and "Politeness" not in html
