@@ -139,6 +139,6 @@ def render_counseling_html(report: dict[str, Any], title: str = "") -> str:
 <title>{heading}</title><style>{_CSS}</style></head>
 <body><main class="gentle"><h1>{heading}</h1><p>{words['thanks']}</p>{summary}
 <h2>{words['talked']}</h2>{talked}
-<h2>{words['felt']}</h2><ol class="emotions">{felt}</ol>
+<h2>{words['felt']}</h2><ul class="emotions">{felt}</ul>
 <p>{words['close']}</p>
 </main></body></html>"""
