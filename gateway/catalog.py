@@ -55,10 +55,6 @@ class LiveCatalog:
                           for k, v in (await self.store.custom_definitions("scenarios")).items()})
         return Catalog.model_construct(personas=personas, scenarios=scenarios)
 
-    async def exists(self, scenario_id: str) -> bool:
-        return (scenario_id in self.builtin.scenarios
-                or await self.store.custom_definition("scenarios", scenario_id) is not None)
-
     async def put_scenario(self, scenario: Scenario, user: str) -> bool:
         await self.persona(scenario.persona)  # must name a known persona
         return await self.store.put_definition("scenarios", scenario.id,

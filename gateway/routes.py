@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
-from gateway.catalog import LiveCatalog
+from gateway.catalog import CatalogError, LiveCatalog
 from gateway.deps import AdminDep, OwnedSessionDep, PrincipalDep, ServicesDep
 from gateway.session.hub import SessionRefused
 
@@ -112,9 +112,12 @@ async def create_session(body: NewSession, services: ServicesDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Create a session with its scenario and language; then open its WebSocket."""
     session_id = body.session_id or uuid.uuid4().hex
-    if not await LiveCatalog(services.store).exists(body.scenario):
+    try:  # one read: it checks the scenario and gives the opening line
+        scenario, _ = await LiveCatalog(services.store).scenario(body.scenario)
+    except CatalogError:
         raise HTTPException(422, [{"loc": ["body", "scenario"], "type": "value_error",
-                                   "msg": f"unknown scenario {body.scenario!r}; see GET /scenarios"}])
+                                   "msg": f"unknown scenario {body.scenario!r}; see GET /scenarios"}]
+                            ) from None
     if await services.store.get_session(session_id) is not None:
         raise HTTPException(409, f"session {session_id!r} already exists")
     if (refusal := await services.limits.new_session(principal.user_id)) is not None:
@@ -123,7 +126,6 @@ async def create_session(body: NewSession, services: ServicesDep,
         session_id, principal.user_id, scenario=body.scenario, language=body.language)
     if not created:
         raise HTTPException(409, f"session {session_id!r} already exists")
-    scenario, _ = await LiveCatalog(services.store).scenario(record.scenario)
     opening = scenario.opening_line.in_(record.language)
     return {"session_id": record.id, "scenario": record.scenario, "language": record.language,
             "kind": scenario.kind, "opening_line": opening,

@@ -97,11 +97,12 @@ class SessionHub:
         store = self.services.store
         token = uuid.uuid4().hex
         try:
-            if await store.get_session(session_id) is None:
+            record = await store.get_session(session_id)
+            if record is None:
                 refusal = await self.services.limits.new_session(principal.user_id)
                 if refusal is not None:
                     raise SessionRefused(CLOSE_TOO_MANY, 429, refusal.reason)
-            record, _ = await store.open_session(session_id, principal.user_id)
+                record, _ = await store.open_session(session_id, principal.user_id)
             if record.owner != principal.user_id:
                 log.warning("user %s refused session %s owned by another user",
                             principal.user_id, session_id)

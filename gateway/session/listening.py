@@ -38,6 +38,7 @@ from audio.vad import (
 from gateway.config import Settings
 from gateway.privacy import preview
 from gateway.session.events import ListeningFailed, Message, TranscriptReady, VoiceTurn
+from gateway.session.tasks import abandon
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,6 @@ class _Speculation:
     audio_samples: int
     task: asyncio.Task[Transcript]
 
-
-def _forget(task: asyncio.Task[Transcript]) -> None:
-    """Retrieve an abandoned transcription's outcome so it is never reported as lost."""
-    if not task.cancelled():
-        task.exception()
 
 
 class Listening:
@@ -171,9 +167,7 @@ class Listening:
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
-            task = self._speculation.task
-            task.cancel()  # the worker finishes; its result is ignored
-            task.add_done_callback(_forget)
+            abandon(self._speculation.task)  # the worker finishes; its result is ignored
             self._speculation = None
 
     def _finalize_later(self, event: SpeechStopped) -> None:
@@ -187,8 +181,7 @@ class Listening:
         async with self._in_order:
             hit = speculation is not None and speculation.audio_samples == len(event.audio)
             if not hit and speculation is not None:
-                speculation.task.cancel()
-                speculation.task.add_done_callback(_forget)
+                abandon(speculation.task)
             if not hit and (refused := self._refusal(event.audio)) is not None:
                 log.info("utterance at %d ms not transcribed: %s", event.start_ms, refused.code)
                 await self._post(refused)

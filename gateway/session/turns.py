@@ -21,6 +21,7 @@ from gateway.scoring import speech_record, turn_feedback
 from gateway.session import events as ev
 from gateway.session.replying import Replying
 from gateway.session.speaking import Speaking
+from gateway.session.tasks import abandon
 from gateway.session.turn import Turn
 from gateway.storage.store import TurnSource, TurnStatus
 from scenarios.safety import RiskAssessment, assess_risk, safety_reply
@@ -109,7 +110,7 @@ class TurnHandling:
         try:
             await self._check(message, risk)
         except TurnRejected as rejected:
-            _drop(scenario)
+            abandon(scenario)
             await self._turn_error(rejected.code, rejected.reason)
             return
         await self._cut("superseded")
@@ -135,7 +136,7 @@ class TurnHandling:
         await self._send(p.AIStreamBegin(data=p.TurnRef(turn=seq)))
         turn.speaking = self._speaking_for(seq)
         if risk is not None:
-            _drop(scenario)
+            abandon(scenario)
             turn.replying.start_scripted(safety_reply(self.record.language))
         else:
             turn.replying.start_model(
@@ -337,12 +338,6 @@ class TurnHandling:
         self.services.metrics.observe_ms(figures)
         return {k: v for k, v in figures.items() if v is not None}
 
-
-
-def _drop(task: asyncio.Task[Any]) -> None:
-    """Cancel a task whose result is no longer wanted, retrieving whatever it ends with."""
-    task.cancel()
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def _ms(seconds: float) -> float:
