@@ -23,6 +23,7 @@ router = APIRouter()
 
 CLOSE_DELETED = 4410
 RETENTION_EVERY_S = 3600
+LONGEST_LIMIT_WINDOW_S = 3600.0  # new sessions per hour
 
 
 async def _delete(hub: SessionHub, services: Services, session_id: str) -> None:
@@ -72,13 +73,13 @@ async def delete_my_data(principal: PrincipalDep, services: ServicesDep,
 
 
 async def retention_forever(services: Services) -> None:
-    """Delete sessions older than RETENTION_DAYS, now and every hour."""
+    """Delete sessions older than RETENTION_DAYS (0: kept) and rate-limit events past their
+    longest window, now and every hour."""
     days = services.settings.retention_days
-    if days <= 0:
-        return
     while True:
         try:
-            deleted = await services.store.delete_expired(days)
+            await services.store.prune_limits(LONGEST_LIMIT_WINDOW_S)
+            deleted = await services.store.delete_expired(days) if days > 0 else []
             if deleted:
                 log.info("retention: deleted %d session(s) older than %d days", len(deleted), days)
         except Exception as error:

@@ -199,6 +199,13 @@ class Store:
             " AND (lease_token IS NULL OR lease_until < now()) RETURNING id", days)
         return [r["id"] for r in rows]
 
+    async def prune_limits(self, older_than_s: float) -> None:
+        """Drop rate-limit events older than the longest window (a key that is never used
+        again, such as a session's, is otherwise only pruned by its own next request)."""
+        await self.pool.execute(
+            "DELETE FROM rate_events WHERE at < clock_timestamp() - make_interval(secs => $1)",
+            older_than_s)
+
     async def forget_limits(self, keys: list[str]) -> None:
         await self.pool.execute("DELETE FROM rate_events WHERE key = ANY($1::text[])", keys)
 
