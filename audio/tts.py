@@ -25,6 +25,7 @@ class TTSError(Exception):
 class TTS(ABC):
     name: str
     sample_rate: int
+    natural: bool = True  # False: a last resort people struggle to understand (espeak-ng)
 
     @abstractmethod
     def synthesize(self, text: str) -> AsyncIterator[bytes]:
@@ -103,6 +104,7 @@ class EspeakTTS(ThreadedTTS):
     """espeak-ng: robotic but honest offline Korean."""
 
     name = "espeak-ng"
+    natural = False  # Korean comes back from Whisper at ~75 % CER (bench/voice_quality.py)
     _library_lock = threading.Lock()  # espeak-ng keeps global state
 
     def __init__(self, voice: str = "ko", words_per_minute: int = 165,

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     stt_preload: str = "ko,en"  # languages whose Whisper model loads at start-up; others on first use
     tts_provider: TTSProviderName = "local"
     tts_lead_ms: int = Field(500, ge=0, le=60_000)  # how far speech may run ahead of playback
+    # Who speaks a reply: "auto" lets the page speak (Web Speech API) where the gateway's only
+    # voice for the language is a last resort (espeak-ng); "always" whenever the page has a
+    # voice; "never" keeps speech on the server.
+    browser_speech: Literal["auto", "always", "never"] = "auto"
     openai_tts_voice: str = "alloy"
     tts_base_url: str | None = None  # an OpenAI-compatible speech server
     tts_api_key: SecretStr | None = None

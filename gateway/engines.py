@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from audio import models
 from audio.stt import FILLER_PROMPT, STT, OpenAISTT, STTOptions, WhisperSTT
@@ -21,15 +22,46 @@ from gateway.config import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class VoiceChoice:
+    """Who speaks a session's replies: the gateway (`server`), the page (`browser`), nobody."""
+
+    mode: Literal["server", "browser", "none"]
+    language: str
+    engine: str | None = None
+    natural: bool = False
+    reason: str = ""
+
+
 @dataclass
 class SpeechEngines:
     stt: STT | None = None
     tts: dict[str, TTS] = field(default_factory=dict)  # by language
     problems: dict[str, str] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    browser_speech: Literal["auto", "always", "never"] = "auto"  # BROWSER_SPEECH
 
     def tts_for(self, language: str) -> TTS | None:
         return self.tts.get(language) or self.tts.get("en" if language == "auto" else language)
+
+    def voice_for(self, language: str, browser_voices: Collection[str]) -> VoiceChoice:
+        """The server speaks where it has a natural voice; the page speaks where the server's
+        only voice is a last resort (or none) and the page has one; else the server's voice,
+        whatever it is, rather than silence."""
+        tts = self.tts_for(language)
+        natural = tts is not None and tts.natural
+        policy = self.browser_speech
+        page_can = language in browser_voices and policy != "never"
+        if page_can and (policy == "always" or not natural):
+            why = ("the page speaks on request (BROWSER_SPEECH=always)" if natural
+                   else f"the gateway's {language} voice is a last resort ({tts.name})" if tts
+                   else f"the gateway has no {language} voice")
+            return VoiceChoice("browser", language, None, True, why)
+        if tts is None:
+            return VoiceChoice("none", language, None, False, f"no {language} voice is available")
+        why = ("a natural server voice" if natural
+               else "last resort: the page has no voice for this language")
+        return VoiceChoice("server", language, tts.name, natural, why)
 
     def health(self) -> dict[str, Any]:
         stt: dict[str, Any] = {"engine": self.stt.name if self.stt else None,
@@ -38,8 +70,17 @@ class SpeechEngines:
             stt["error"] = self.problems["stt"]
         tts: dict[str, Any] = {lang: engine.name for lang, engine in self.tts.items()}
         tts_problems = {k: v for k, v in self.problems.items() if k.startswith("tts")}
-        return {"stt": stt, "tts": {"engines": tts, **({"errors": tts_problems} if tts_problems
-                                                       else {})}}
+        # Which voice a session in each language gets (`voice_selected` tells each session).
+        voices = {}
+        for language in ("ko", "en"):
+            server = self.voice_for(language, ())
+            page = self.voice_for(language, (language,))
+            voices[language] = {"server": server.engine, "natural": server.natural,
+                                "speaks": ("the page (Web Speech API) when it has a voice, "
+                                           f"else {server.engine or 'nothing'}")
+                                if page.mode == "browser" else server.engine}
+        return {"stt": stt, "tts": {"engines": tts, "voices": voices,
+                                    **({"errors": tts_problems} if tts_problems else {})}}
 
     async def aclose(self) -> None:
         if self.stt is not None:
@@ -64,7 +105,7 @@ def _key(*candidates: object) -> str | None:
 
 def build_engines(settings: Settings) -> SpeechEngines:
     """Construct (not load) the engines; problems are recorded, never raised."""
-    engines = SpeechEngines()
+    engines = SpeechEngines(browser_speech=settings.browser_speech)
     try:
         stt_provider = settings.resolved_stt_provider
         if stt_provider == "none":

@@ -71,6 +71,14 @@ class VadMetrics(_Event):
 class AudioConfigData(_Data):
     sample_rate: Literal[8000, 16000, 24000, 32000, 44100, 48000] = 16000
     speak_replies: bool = Field(True, description="Send replies as speech too (tts_* events)")
+    browser_voices: list[Literal["ko", "en"]] = Field(
+        default_factory=list, max_length=8,
+        description="Languages the page can speak itself (Web Speech API voices it has). Where "
+                    "the gateway has no natural voice for the session's language it then sends "
+                    "the reply's sentences as `tts_sentence` events for the page to speak")
+    speak_opening: bool = Field(
+        False, description="Speak the counterpart's opening line now, before the first turn "
+                           "(once per session; turn 0, utterance_id `opening`)")
 
 
 class AudioConfig(_Event):
@@ -85,6 +93,21 @@ class Interrupt(_Event):
 
     type: Literal["interrupt"]
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TTSSpokenData(_Data):
+    turn: int = Field(ge=0, le=1_000_000)
+    sentence: int = Field(ge=0, le=10_000, description="The `tts_sentence` index")
+    state: Literal["started", "ended"]
+
+
+class TTSSpoken(_Event):
+    """Browser speech: the page started or finished speaking one `tts_sentence`. A reply cut
+    by barge-in or `interrupt` is stored up to the end of the last sentence started; a reply
+    is complete once its last sentence has ended."""
+
+    type: Literal["tts_spoken"]
+    data: TTSSpokenData
 
 
 class SessionStartData(_Data):
@@ -109,13 +132,13 @@ class SessionEnd(_Event):
 
 ClientMessage = Annotated[
     RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt | SessionStart
-    | SessionEnd,
+    | SessionEnd | TTSSpoken,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[_Event]] = {
     cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
     for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt, SessionStart,
-                SessionEnd)
+                SessionEnd, TTSSpoken)
 }
 
 # ---------------------------------------------------------------- gateway -> client
@@ -233,6 +256,41 @@ class TTSEndData(_Data):
     utterance_id: str
     interrupted: bool = False
     audio_ms: int = Field(0, description="Duration of the audio sent")
+    mode: Literal["server", "browser"] = Field(
+        "server", description="`browser`: the page spoke `tts_sentence` events; stop it")
+
+
+class VoiceSelectedData(_Data):
+    mode: Literal["server", "browser", "none"] = Field(
+        description="`server`: binary audio (tts_begin/tts_end); `browser`: `tts_sentence` "
+                    "events the page speaks; `none`: no voice for this language")
+    language: str
+    engine: str | None = Field(None, description="The server voice, e.g. `piper:...`")
+    natural: bool = Field(False, description="False for a last-resort voice (espeak-ng)")
+    reason: str = ""
+
+
+class VoiceSelected(_Event):
+    """Which voice speaks this session's replies, answered to `audio_config`."""
+
+    type: Literal["voice_selected"] = "voice_selected"
+    data: VoiceSelectedData
+
+
+class TTSSentenceData(_Data):
+    utterance_id: str
+    turn: int
+    sentence: int = Field(description="0, 1, 2... in speaking order")
+    text: str
+    language: str
+
+
+class TTSSentence(_Event):
+    """Browser speech: one complete sentence of the reply (turn 0: the opening line), sent as
+    soon as it is written, for the page to speak; the page answers `tts_spoken`."""
+
+    type: Literal["tts_sentence"] = "tts_sentence"
+    data: TTSSentenceData
 
 
 class TTSEnd(_Event):
@@ -324,7 +382,8 @@ class SessionReportEvent(_Event):
 ServerMessage = Annotated[
     AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
     | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics
-    | SessionStarted | RapportEvent | Escalation | FeedbackEvent | SessionReportEvent,
+    | SessionStarted | RapportEvent | Escalation | FeedbackEvent | SessionReportEvent
+    | VoiceSelected | TTSSentence,
     Field(discriminator="type"),
 ]
 

@@ -173,3 +173,18 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
         proc.wait(timeout=30)
         if proc.stderr is not None and stderr is None:
             proc.stderr.close()
+
+
+async def settled_turns(base: str, session_id: str) -> dict[str, Any]:
+    """GET /sessions/{id}/turns once no turn is pending: the owner writes a turn's final state
+    through its journal, just after the events that end it."""
+    import asyncio
+
+    import httpx
+
+    for _ in range(200):
+        body: dict[str, Any] = httpx.get(f"{base}/sessions/{session_id}/turns").json()
+        if all(t["status"] != "pending" for t in body["turns"]):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"turns still pending: {body}")

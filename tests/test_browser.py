@@ -5,6 +5,7 @@ Each test leaves a screenshot in artifacts/."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from gateway.app import create_app
 from tests.audio_support import load_wav, silence
-from tests.support import isolated_settings, serve_in_thread
+from tests.support import isolated_settings, serve_in_thread, settled_turns
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -204,3 +205,137 @@ async def test_an_english_browser_gets_an_english_conversation_that_opens_first(
         assert await page.input_value("#language") == "ko"
     finally:
         await page.close()
+
+
+# ---------------------------------------------------------------- speech in the browser
+
+# Chromium in CI has no speech voices (headless, no speech-dispatcher), so these tests give
+# the page a stand-in `speechSynthesis` with the Web Speech API's shape: `voices` are what
+# getVoices() lists; each utterance "speaks" for `ms_per_char` per character, firing
+# onstart/onend as the real one does, and cancel() fires onerror ("interrupted"). What it
+# was asked to say is kept in window.__spoken. The page's choice of voice, its reports to
+# the gateway and the stored reply are real.
+FAKE_SPEECH = (Path(__file__).parent / "fixtures" / "fake-speech-synthesis.js").read_text()
+KOREAN_VOICE = {"name": "Fake 한국어", "lang": "ko-KR", "default": False, "localService": True}
+
+
+@pytest.fixture
+async def quiet_browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    """A microphone that hears only room silence."""
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(silence(30.0).astype("<i2").tobytes())
+    async for item in launch("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                             f"--use-file-for-fake-audio-capture={path}%noloop"):
+        yield item
+
+
+async def page_with_voices(browser: Browser, voices: list[dict[str, Any]],
+                           ms_per_char: int = 40) -> Page:
+    page = await browser.new_page(locale="ko-KR")
+    config = json.dumps({"voices": voices, "msPerChar": ms_per_char})
+    await page.add_init_script(f"window.__fakeSpeechConfig = {config};\n{FAKE_SPEECH}")
+    return page
+
+
+async def spoken(page: Page) -> list[dict[str, Any]]:
+    return await page.evaluate("() => window.__spoken")  # type: ignore[no-any-return]
+
+
+async def stored_turns(page: Page, base: str) -> list[dict[str, Any]]:
+    sid = await page.evaluate("() => window.parley.state.sessionId")
+    return (await settled_turns(base, sid))["turns"]  # type: ignore[no-any-return]
+
+
+async def until(condition: Any, what: str, timeout_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_the_page_speaks_korean_with_its_own_voice(site: str, quiet_browser: Browser) -> None:
+    page = await page_with_voices(quiet_browser, [
+        {"name": "Robot English", "lang": "en-US", "default": True, "localService": True},
+        KOREAN_VOICE])
+    try:
+        await start(page, site, language="ko", scenario="job_interview")
+        await expect(page.locator("#voice")).to_contain_text("Fake 한국어")
+        # The interviewer's greeting and first question, spoken before the user says anything.
+        opening = await page.locator("#log li.ai.opening").inner_text()
+        await until(lambda: _said(page, opening), "the opening line was spoken")
+        assert {(s["lang"], s["voice"]) for s in await spoken(page)} == {("ko-KR", "Fake 한국어")}
+        before = len(await spoken(page))
+        await page.fill("#text", "안녕하세요. 저는 백엔드 개발자로 오 년 일했습니다.")
+        await page.keyboard.press("Enter")
+        reply = page.locator("#log li.ai:not(.opening)").first
+        await expect(reply.locator(".text")).not_to_be_empty(timeout=30_000)
+        await expect(reply.locator(".wait")).to_contain_text("초 뒤 응답", timeout=30_000)
+
+        async def heard_in_full() -> bool:
+            turns = await stored_turns(page, site)
+            return bool(turns) and turns[0]["status"] == "complete"
+
+        await until(heard_in_full, "the reply was stored complete once spoken")
+        [turn] = await stored_turns(page, site)
+        said = "".join(s["text"] for s in (await spoken(page))[before:])
+        assert said.replace(" ", "") == turn["ai_reply"].replace(" ", "").replace("\n", "")
+        assert (await stats(page))["audioChunksPlayed"] == 0  # nothing came from the server
+    finally:
+        await screenshot(page, "browser-speech-korean")
+
+
+async def _said(page: Page, text: str) -> bool:
+    return "".join(s["text"] for s in await spoken(page)).replace(" ", "") == text.replace(" ", "")
+
+
+async def test_stopping_browser_speech_stores_the_sentences_begun(site: str,
+                                                                  quiet_browser: Browser) -> None:
+    page = await page_with_voices(quiet_browser, [KOREAN_VOICE], ms_per_char=150)
+    try:
+        await start(page, site, language="ko", scenario="counseling")
+        opening = await page.locator("#log li.ai.opening").inner_text()
+        await until(lambda: _said(page, opening), "the opening line was spoken")
+
+        async def quiet() -> bool:
+            return (await stats(page))["sentencesSpoken"] == len(await spoken(page))
+
+        await until(quiet, "the opening line was spoken to its end")
+        before = len(await spoken(page))
+        await page.fill("#text", "요즘 회사에서 스트레스를 많이 받아요. 잠도 잘 못 자요.")
+        await page.keyboard.press("Enter")
+
+        async def reply_begun() -> bool:
+            return len(await spoken(page)) > before
+
+        await until(reply_begun, "the reply began to be spoken")
+        await page.click("#stop-reply")
+        begun = "".join(s["text"] for s in (await spoken(page))[before:])
+        [turn] = await stored_turns(page, site)
+        shown = await page.locator("#log li.ai:not(.opening) .text").first.inner_text()
+    finally:
+        await screenshot(page, "browser-speech-stop")
+    assert turn["status"] == "cut_short" and turn["end_reason"] == "interrupted"
+    assert turn["ai_reply"].replace(" ", "") == begun.replace(" ", "")  # what was heard
+    assert len(turn["ai_reply"]) < len(shown)  # less than the text on screen
+
+
+async def _stat_at_least(page: Page, name: str, value: int) -> bool:
+    return (await stats(page))[name] >= value  # type: ignore[no-any-return]
+
+
+async def test_without_a_voice_for_the_language_the_page_plays_the_servers(
+        site: str, quiet_browser: Browser) -> None:
+    page = await page_with_voices(quiet_browser, [
+        {"name": "Robot English", "lang": "en-US", "default": True, "localService": True}])
+    try:
+        await start(page, site, language="ko", scenario="job_interview")
+        await expect(page.locator("#voice")).to_contain_text("espeak-ng")
+        await expect(page.locator("#voice")).to_contain_text("기계음")  # said to be a last resort
+        await wait_for_stat(page, "audioChunksPlayed")  # the opening, in the server's voice
+        assert await spoken(page) == []
+    finally:
+        await screenshot(page, "browser-speech-fallback")

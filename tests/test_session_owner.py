@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.llm_servers import Script
-from tests.support import ask, next_event, reply_text, send, ws_url
+from tests.support import ask, next_event, reply_text, send, settled_turns, ws_url
 
 
 def new_id() -> str:
@@ -27,15 +27,6 @@ async def _closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
         return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, None)
 
 
-async def _turns(base: str, sid: str) -> dict:
-    for _ in range(100):
-        body = httpx.get(f"{base}/sessions/{sid}/turns").json()
-        if all(t["status"] != "pending" for t in body["turns"]):
-            return body  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"turns still pending: {body}")
-
-
 async def test_a_second_socket_takes_the_session_over(gateway) -> None:
     base, sid = gateway(), new_id()
     async with connect(ws_url(base, sid)) as first:
@@ -46,7 +37,7 @@ async def test_a_second_socket_takes_the_session_over(gateway) -> None:
             await send(second, "emotion_update", emotion="sad")
             events = await ask(second, "second socket")
             assert events[-1]["type"] == "ai_stream_complete"
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert [t["user_message"] for t in body["turns"]] == ["first socket", "second socket"]
     assert body["turns"][1]["emotion"] == "sad"
 
@@ -64,7 +55,7 @@ async def test_http_end_goes_through_the_live_owner(gateway) -> None:
     async with connect(ws_url(base, sid)) as again:
         refused = await ask(again, "on a new socket")
         assert refused[-1]["data"]["code"] == "session_ended"
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert body["status"] == "ended" and len(body["turns"]) == 1
 
 
@@ -82,7 +73,7 @@ async def test_end_races_a_turn_and_the_session_stays_ended(gateway, fake_llm) -
         while (event := await next_event(ws, timeout=10))["type"] != "ai_stream_error":
             pass
         assert event["data"]["code"] == "session_ended"
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert body["status"] == "ended"
     assert all(t["status"] in ("complete", "cut_short") for t in body["turns"])
     report = httpx.get(f"{base}/sessions/{sid}/report").json()
@@ -112,7 +103,7 @@ async def test_a_cut_reply_gets_exactly_one_feedback(gateway, fake_llm, how) -> 
                     break
     feedback_turns = [e["data"]["turn"] for e in seen if e["type"] == "feedback"]
     assert feedback_turns.count(1) == 1, seen
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert body["turns"][0]["status"] == "cut_short"
 
 
@@ -129,7 +120,7 @@ async def test_a_delivered_reply_stays_complete_when_the_next_message_is_quick(g
                 if event["type"] == "ai_stream_complete":
                     break
             texts.append(reply_text(events))
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert [t["status"] for t in body["turns"]] == ["complete"] * 20
     assert [t["ai_reply"] for t in body["turns"]] == texts
 
@@ -153,7 +144,7 @@ async def test_two_processes_never_serve_one_session(gateway, postgres) -> None:
         except ConnectionClosed:
             await asyncio.sleep(0.1)
     assert events[-1]["type"] == "ai_stream_complete"
-    body = await _turns(two, sid)
+    body = await settled_turns(two, sid)
     assert [t["user_message"] for t in body["turns"]] == ["served by one", "served by two"]
 
 
@@ -162,7 +153,7 @@ async def test_a_dead_owners_pending_reply_is_marked_cut_short(gateway, postgres
     base, sid = gateway(database_url=database), new_id()
     async with connect(ws_url(base, sid)) as ws:
         await ask(ws, "a finished turn")
-    await _turns(base, sid)
+    await settled_turns(base, sid)
     conn = await asyncpg.connect(database)
     try:  # another process died mid-reply: its lease ran out, its turn is still pending
         await conn.execute(
@@ -176,7 +167,7 @@ async def test_a_dead_owners_pending_reply_is_marked_cut_short(gateway, postgres
     async with connect(ws_url(base, sid)) as ws:
         events = await ask(ws, "after the takeover")
         assert events[-1]["type"] == "ai_stream_complete"
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     statuses = [(t["seq"], t["status"], t["end_reason"], t["ai_reply"]) for t in body["turns"]]
     assert statuses[1] == (2, "cut_short", "owner_lost", "what had been sent")
     assert statuses[2][:2] == (3, "complete")
@@ -191,5 +182,5 @@ async def test_many_sockets_on_one_session_at_once(gateway) -> None:
     events = await ask(sockets[-1], "the last one serves")
     assert events[-1]["type"] == "ai_stream_complete"
     await sockets[-1].close()
-    body = await _turns(base, sid)
+    body = await settled_turns(base, sid)
     assert [t["ai_reply"] for t in body["turns"]] == [reply_text(events)]

@@ -24,7 +24,7 @@ from tests.audio_support import (
     white_noise,
 )
 from tests.fakes.llm_servers import FakeLLMServer, Script
-from tests.support import isolated_settings, send, serve_in_thread, ws_url
+from tests.support import isolated_settings, send, serve_in_thread, settled_turns, ws_url
 
 LONG_REPLY = [f"This is sentence number {i} of a long and patient answer. " for i in range(1, 30)]
 
@@ -124,7 +124,7 @@ async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None
     for key in ("voice_to_voice_ms", "endpoint_to_transcript_ms", "transcript_to_first_token_ms",
                 "first_token_to_first_audio_ms", "stt_ms"):
         assert metrics[key] is not None and metrics[key] >= 0, key
-    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    turns = (await settled_turns(base, sid))["turns"]
     assert all(t["source"] == "voice" for t in turns)
     assert [t["user_message"] for t in turns] == [t["text"] for t in transcripts]
     assert "voice_to_voice_ms" in turns[-1]["timings"]
@@ -152,7 +152,7 @@ async def test_two_utterances_make_two_turns(voice) -> None:
     first, second = (words_of(e["data"]["text"]) for e in log.of_type("transcript"))
     assert "biggest strength" in first and "tight deadline" in second
     assert not log.of_type("tts_begin")  # speak_replies false: text only
-    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    turns = (await settled_turns(base, sid))["turns"]
     assert [t["seq"] for t in turns] == [1, 2]
 
 
@@ -162,7 +162,7 @@ async def test_silence_and_noise_make_no_turn(voice, kind) -> None:
     audio = silence(4.0) if kind == "silence" else white_noise(4.0)
     sid, log = await talk(base, audio, wait_for=None)
     assert not log.of_type("speech_started") and not log.of_type("transcript")
-    assert httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"] == []
+    assert (await settled_turns(base, sid))["turns"] == []
 
 
 async def test_48khz_audio_is_resampled(voice) -> None:
@@ -231,7 +231,7 @@ async def test_barge_in_cuts_the_reply_to_what_was_heard(voice) -> None:
     assert end["data"]["interrupted"] is True
     heard_ms = end["data"]["audio_ms"]
     assert 1000 < heard_ms < 8000  # paced: only about the played part (plus lead) went out
-    turns = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]
+    turns = (await settled_turns(base, sid))["turns"]
     first = turns[0]
     assert first["status"] == "cut_short" and first["end_reason"] == "barge_in"
     assert first["ai_reply"] and full_reply.startswith(first["ai_reply"])
@@ -251,7 +251,7 @@ async def test_interrupt_message_stops_speech(voice) -> None:
         [end] = await log.wait_for("tts_end")
         await log.close()
     assert end["data"]["interrupted"] is True
-    turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
+    turn = (await settled_turns(base, sid))["turns"][0]
     assert turn["status"] == "cut_short" and turn["end_reason"] == "interrupted"
 
 
@@ -260,6 +260,9 @@ async def test_health_reports_speech_engines(voice) -> None:
     health = httpx.get(f"{base}/health").json()
     assert health["stt"]["engine"] == "whisper"
     assert health["tts"]["engines"] == {"en": "piper", "ko": "espeak-ng"}
+    voices = health["tts"]["voices"]
+    assert voices["en"] == {"server": "piper", "natural": True, "speaks": "piper"}
+    assert voices["ko"]["natural"] is False and voices["ko"]["speaks"].startswith("the page")
 
 
 async def test_missing_stt_is_reported_not_a_crash(gateway) -> None:
@@ -289,7 +292,7 @@ async def test_voice_turns_get_timed_feedback(voice) -> None:
     assert all(f["start_ms"] is not None for f in fillers if f["kind"] != "acoustic")
     pace = feedback["metrics"]["pace"]
     assert 100 < pace["articulation_rate"] < 260 and pace["unit"] == "wpm"
-    turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
+    turn = (await settled_turns(base, sid))["turns"][0]
     assert turn["feedback"]["scores"] == feedback["scores"]
 
 
@@ -347,7 +350,7 @@ async def test_a_square_wave_never_reaches_the_recogniser(gateway, fake_llm) -> 
     assert len(refused) == 3 and len(log.of_type("speech_stopped")) == 4
     transcriptions = [r for r in server.requests if r["api"] == "transcriptions"]
     assert len(transcriptions) == 1  # only the real speech
-    assert [t["source"] for t in httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"]] == ["voice"]
+    assert [t["source"] for t in (await settled_turns(base, sid))["turns"]] == ["voice"]
 
 
 async def test_metrics_show_the_engines_queues(voice) -> None:
@@ -356,3 +359,144 @@ async def test_metrics_show_the_engines_queues(voice) -> None:
     assert 'parley_engine_queue_depth{engine="stt"}' in text
     assert 'parley_engine_queue_depth{engine="tts_en"}' in text
     assert "parley_live_sessions" in text
+
+
+# ---------------------------------------------------------------- speech in the browser
+
+KO_REPLY = ["요즘 많이 힘드셨겠어요. ", "그 마음을 말해 주셔서 고맙습니다. ",
+            "어떤 순간이 가장 힘드셨나요? "]
+KO_LONG = [f"{i}번째 문장으로 천천히 길게 말씀드리겠습니다. " for i in range(1, 20)]
+
+
+async def browser_speech_session(base: str, language: str = "ko",
+                                 voices: tuple[str, ...] = ("ko",)) -> tuple[str, Any, EventLog]:
+    sid = new_session(base, language)
+    ws = await connect(ws_url(base, sid), max_size=None)
+    log = EventLog(ws)
+    await send(ws, "audio_config", sample_rate=16000, browser_voices=list(voices))
+    return sid, ws, log
+
+
+async def test_korean_is_spoken_by_a_page_that_has_a_korean_voice(voice) -> None:
+    """Only espeak-ng speaks Korean here: a page with a Korean voice gets the sentences as
+    text, says what it spoke, and the reply is complete when its last sentence has ended."""
+    base, llm = voice
+    llm.script = Script(chunks=KO_REPLY)
+    sid, ws, log = await browser_speech_session(base)
+    async with ws:
+        [chosen] = await log.wait_for("voice_selected")
+        assert chosen["data"]["mode"] == "browser" and chosen["data"]["language"] == "ko"
+        await send(ws, "request_ai_response", message="요즘 회사 일이 너무 많아요")
+        await log.wait_for("ai_stream_complete")
+        sentences = await log.wait_for("tts_sentence", 3)
+        assert [s["data"]["sentence"] for s in sentences] == [0, 1, 2]
+        assert [s["data"]["text"] for s in sentences] == [c.strip() for c in KO_REPLY]
+        assert {s["data"]["turn"] for s in sentences} == {1}
+        turn = httpx.get(f"{base}/sessions/{sid}/turns").json()["turns"][0]
+        assert turn["status"] == "pending"  # not heard yet: not complete
+        for index in range(3):
+            await send(ws, "tts_spoken", turn=1, sentence=index, state="started")
+            await send(ws, "tts_spoken", turn=1, sentence=index, state="ended")
+        [end] = await log.wait_for("tts_end")
+        await log.close()
+    assert end["data"] == {"utterance_id": "turn-1", "interrupted": False, "audio_ms": 0,
+                           "mode": "browser"}
+    assert not any(isinstance(item, bytes) for item in log.items)  # no server audio
+    turn = (await settled_turns(base, sid))["turns"][0]
+    assert turn["status"] == "complete" and turn["ai_reply"] == "".join(KO_REPLY)
+
+
+async def test_barge_in_with_browser_speech_stores_the_sentences_spoken(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=KO_LONG)
+    sid, ws, log = await browser_speech_session(base)
+    async with ws:
+        await send(ws, "request_ai_response", message="길게 이야기해 주세요")
+        await log.wait_for("tts_sentence", 3)
+        await send(ws, "tts_spoken", turn=1, sentence=0, state="started")
+        await send(ws, "tts_spoken", turn=1, sentence=0, state="ended")
+        await send(ws, "tts_spoken", turn=1, sentence=1, state="started")
+        await asyncio.sleep(0.3)
+        # The user talks over the second sentence.
+        await stream_audio(ws, np.concatenate([load_wav("espeak_ko_1.wav"), silence(0.8)]),
+                           realtime=2.0)
+        [end] = await log.wait_for("tts_end")
+        await log.wait_for("speech_started")
+        # A late report for the cut reply changes nothing.
+        await send(ws, "tts_spoken", turn=1, sentence=2, state="started")
+        await log.settle(0.5)
+        await log.close()
+    assert end["data"]["interrupted"] is True and end["data"]["mode"] == "browser"
+    first = (await settled_turns(base, sid))["turns"][0]
+    assert first["status"] == "cut_short" and first["end_reason"] == "barge_in"
+    assert first["ai_reply"] == "".join(KO_LONG[:2])  # the sentences the page began
+
+
+async def test_a_tts_spoken_report_for_a_sentence_never_sent_is_refused(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=KO_REPLY)
+    sid, ws, log = await browser_speech_session(base)
+    async with ws:
+        await send(ws, "request_ai_response", message="안녕하세요")
+        await log.wait_for("tts_sentence", 3)
+        await send(ws, "tts_spoken", turn=1, sentence=7, state="ended")
+        [error] = await log.wait_for("error")
+        assert error["data"]["code"] == "invalid_message" and "sentence 7" in error["data"]["error"]
+        await send(ws, "tts_spoken", turn=1, sentence=-1, state="ended")
+        await log.wait_for("error", 2)
+        await send(ws, "interrupt")  # the session goes on: what was spoken (nothing) is stored
+        await log.wait_for("tts_end")
+        await log.close()
+    first = (await settled_turns(base, sid))["turns"][0]
+    assert first["status"] == "cut_short" and first["ai_reply"] == ""
+
+
+@pytest.mark.parametrize(("language", "voices", "mode", "engine"), [
+    ("ko", (), "server", "espeak-ng"),      # the page has no Korean voice: the last resort
+    ("en", ("en", "ko"), "server", "piper"),  # a natural server voice stays on the server
+])
+async def test_the_server_speaks_where_it_has_the_better_voice(voice, language, voices, mode,
+                                                               engine) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["One. ", "Two."] if language == "en" else KO_REPLY)
+    _sid, ws, log = await browser_speech_session(base, language, voices)
+    async with ws:
+        [chosen] = await log.wait_for("voice_selected")
+        await send(ws, "request_ai_response", message="hello")
+        [end] = await log.wait_for("tts_end")
+        await log.close()
+    assert chosen["data"]["mode"] == mode and chosen["data"]["engine"] == engine
+    assert chosen["data"]["natural"] is (engine == "piper")
+    assert end["data"]["mode"] == "server" and end["data"]["audio_ms"] > 0
+    assert not log.of_type("tts_sentence")
+
+
+async def test_the_opening_line_is_spoken_before_the_first_turn_and_not_stored(voice) -> None:
+    base, _ = voice
+    response = httpx.post(f"{base}/sessions", json={"language": "en", "scenario": "job_interview"})
+    sid, opening = response.json()["session_id"], response.json()["opening_line"]
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000, speak_opening=True)
+        [begin] = await log.wait_for("tts_begin")
+        [end] = await log.wait_for("tts_end")
+        audio = log.audio_after(begin)
+        await send(ws, "audio_config", sample_rate=16000, speak_opening=True)  # only once
+        await log.settle(1.0)
+        await log.close()
+    assert begin["data"]["utterance_id"] == "opening" and begin["data"]["turn"] == 0
+    assert end["data"]["interrupted"] is False and len(log.of_type("tts_begin")) == 1
+    assert len(audio) / 2 / begin["data"]["sample_rate"] > 2.0  # the whole greeting
+    assert "introduce yourself" in opening
+    assert (await settled_turns(base, sid))["turns"] == []
+    # ... and in browser speech, as sentences of turn 0.
+    response = httpx.post(f"{base}/sessions", json={"language": "ko", "scenario": "job_interview"})
+    sid = response.json()["session_id"]
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", browser_voices=["ko"], speak_opening=True)
+        await log.wait_until(lambda: "".join(
+            s["data"]["text"] for s in log.of_type("tts_sentence")).replace(" ", "")
+            == response.json()["opening_line"].replace(" ", ""))
+        await log.close()
+    assert {s["data"]["turn"] for s in log.of_type("tts_sentence")} == {0}

@@ -131,6 +131,16 @@ class SpeechAudio:
 
 
 @dataclass(frozen=True)
+class SpeechSentence:
+    """Browser speech: one complete sentence for the page to speak; `heard_chars` as above."""
+
+    seq: int
+    index: int
+    text: str
+    heard_chars: int
+
+
+@dataclass(frozen=True)
 class SpeechDone:
     seq: int
 
@@ -165,4 +175,4 @@ class Idle:
 
 Message = (Attach | Detach | TextFrame | AudioFrame | EndRequested | LeaseLost | Shutdown
            | TranscriptReady | ListeningFailed | ReplyText | ReplyDone | ReplyFailed
-           | SpeechAudio | SpeechDone | SpeechFailed | FeedbackReady | ReportReady | Idle)
+           | SpeechAudio | SpeechSentence | SpeechDone | SpeechFailed | FeedbackReady | ReportReady | Idle)

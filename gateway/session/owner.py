@@ -28,6 +28,7 @@ from gateway.session import events as ev
 from gateway.session.connection import Connection
 from gateway.session.journal import Journal
 from gateway.session.listening import AudioRejected, Listening
+from gateway.session.speaking import Speaker
 from gateway.session.turn import Turn
 from gateway.session.turns import TurnHandling
 from gateway.storage import SessionRecord, TurnRecord
@@ -66,6 +67,10 @@ class SessionOwner(TurnHandling):
         self.connection: Connection | None = None
         self.listening: Listening | None = None
         self.speak_replies = False  # only clients that send audio get audio back
+        self.browser_voices: tuple[str, ...] = ()  # languages the page can speak itself
+        self.opening: Speaker | None = None
+        self.opening_spoken = False
+        self.opening_audio_ms = 0.0
         self.current: Turn | None = None
         self._awaiting_feedback: dict[int, Turn] = {}
         self._reports: list[asyncio.Future[dict[str, Any]]] = []
@@ -133,7 +138,7 @@ class SessionOwner(TurnHandling):
                 await self._error(code, reason)
             case ev.ReplyText() | ev.ReplyDone() | ev.ReplyFailed():
                 await self._reply_event(message)
-            case ev.SpeechAudio() | ev.SpeechDone() | ev.SpeechFailed():
+            case ev.SpeechAudio() | ev.SpeechSentence() | ev.SpeechDone() | ev.SpeechFailed():
                 await self._speech_event(message)
             case ev.FeedbackReady(seq, result):
                 await self._feedback_ready(seq, result)
@@ -194,6 +199,7 @@ class SessionOwner(TurnHandling):
             await previous.close(CLOSE_REPLACED, "this session was opened on another connection")
             await self._close_listening()
         self.speak_replies = False
+        self.browser_voices = ()
 
     async def _detach(self) -> None:
         self.connection = None
@@ -282,6 +288,13 @@ class SessionOwner(TurnHandling):
                 await self._error(rejected.code, rejected.reason)
                 return
             self.speak_replies = message.data.speak_replies
+            self.browser_voices = tuple(message.data.browser_voices)
+            if self.speak_replies:
+                await self._announce_voice()
+                if message.data.speak_opening:
+                    await self._speak_opening()
+        elif isinstance(message, p.TTSSpoken):
+            await self._tts_spoken(message.data)
         # vad_metrics: the browser's own figures; accepted and ignored.
 
     async def _audio_frame(self, data: bytes) -> None:
@@ -371,6 +384,8 @@ class SessionOwner(TurnHandling):
         await self._send(p.SessionStarted(data=p.SessionStartedData(
             session_id=self.session_id, scenario=scenario.id, language=data.language,
             opening_line=self.counterpart.opening_line(scenario), rapport=rapport)))
+        if self.speak_replies:
+            await self._announce_voice()  # the language decides the voice
 
     async def _end(self) -> None:
         """Close and score the session; the report goes to the client and is stored."""

@@ -1,10 +1,15 @@
-"""Speaking a reply while it is still being written, paced like playback.
+"""Speaking a reply while it is still being written.
 
-A stage: feed it the reply's text; it synthesises sentence by sentence and puts
-`SpeechAudio` slices into the owner's inbox no further than `lead_ms` ahead of real-time
-playback, then `SpeechDone` (or `SpeechFailed`). Because of the pacing, the owner knows
-what the user has actually heard (to within `lead_ms`) when they talk over the reply, and
-stores the reply cut to the sentences whose audio went out.
+A stage: feed it the reply's text as it streams; it voices it sentence by sentence and puts
+what it yields into the owner's inbox, then `SpeechDone`. Two voices:
+
+- `Speaking` synthesises here and yields `SpeechAudio` slices no further than `lead_ms`
+  ahead of real-time playback (or `SpeechFailed`). Because of the pacing, the owner knows
+  what the user has actually heard (to within `lead_ms`) when they talk over the reply, and
+  stores the reply cut to the sentences whose audio went out.
+- `BrowserSpeaking` yields each sentence as text (`SpeechSentence`) the moment it is
+  complete, for the page to speak with the Web Speech API: for languages where the gateway's
+  only voice is a last resort. The page reports what it has spoken (`tts_spoken`).
 """
 
 from __future__ import annotations
@@ -12,25 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from audio.sentences import SentenceSplitter
 from audio.tts import TTS, TTSError
-from gateway.session.events import Message, SpeechAudio, SpeechDone, SpeechFailed
+from gateway.session.events import Message, SpeechAudio, SpeechDone, SpeechFailed, SpeechSentence
 
 log = logging.getLogger(__name__)
 
 SLICE_MS = 100  # audio per binary frame
 
 
-class Speaking:
-    """The voice of one reply."""
+class _Sentences(ABC):
+    """Text in, whole sentences out to a task that voices them, then `SpeechDone`."""
 
-    def __init__(self, tts: TTS, seq: int, post: Callable[[Message], Awaitable[None]], *,
-                 lead_ms: int = 500) -> None:
-        self.tts = tts
+    mode: Literal["server", "browser"]
+
+    def __init__(self, seq: int, post: Callable[[Message], Awaitable[None]]) -> None:
         self.seq = seq
-        self.lead_ms = lead_ms
         self._post = post
         self._splitter = SentenceSplitter()
         self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
@@ -51,6 +57,22 @@ class Speaking:
         if not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    @abstractmethod
+    async def _run(self) -> None:
+        """Voice the queued sentences; post `SpeechDone` after the last."""
+
+
+class Speaking(_Sentences):
+    """The voice of one reply, synthesised here and sent as audio."""
+
+    mode = "server"
+
+    def __init__(self, tts: TTS, seq: int, post: Callable[[Message], Awaitable[None]], *,
+                 lead_ms: int = 500) -> None:
+        self.tts = tts
+        self.lead_ms = lead_ms
+        super().__init__(seq, post)
 
     async def _run(self) -> None:
         started: float | None = None
@@ -75,3 +97,21 @@ class Speaking:
                 log.warning("speech synthesis failed for turn %d: %s", self.seq, error)
                 await self._post(SpeechFailed(self.seq, str(error)))
         await self._post(SpeechDone(self.seq))
+
+
+class BrowserSpeaking(_Sentences):
+    """The voice of one reply, spoken by the page: each sentence goes out as text the moment
+    it is complete (`SpeechSentence`); the page says which it has spoken (`tts_spoken`)."""
+
+    mode = "browser"
+
+    async def _run(self) -> None:
+        index = 0
+        while (item := await self._queue.get()) is not None:
+            sentence, ends_at = item
+            await self._post(SpeechSentence(self.seq, index, sentence, ends_at))
+            index += 1
+        await self._post(SpeechDone(self.seq))
+
+
+Speaker = Speaking | BrowserSpeaking

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from gateway.session.events import VoiceTurn
 from gateway.session.replying import Replying
-from gateway.session.speaking import Speaking
+from gateway.session.speaking import Speaker
 from gateway.storage.store import TurnSource
 
 
@@ -21,12 +21,18 @@ class Turn:
     replying: Replying
     client_timestamp: datetime | None = None
     voice: VoiceTurn | None = None
-    speaking: Speaking | None = None
+    speaking: Speaker | None = None
     accepted_at: float = field(default_factory=time.perf_counter)
     parts: list[str] = field(default_factory=list)
     text_complete: bool = False   # the provider finished and ai_stream_complete was sent
     stored: bool = False          # its final state is in the journal: nothing changes it now
     heard_chars: int = 0          # the reply up to the end of the last sentence spoken
+    # Browser speech: where each sentence sent ends in the reply, whether all were sent, and
+    # the last sentence the page has reported started and ended.
+    sentence_ends: list[int] = field(default_factory=list)
+    sentences_done: bool = False
+    spoken_started: int = -1
+    spoken_ended: int = -1
     first_token_at: float | None = None
     first_audio_at: float | None = None
     audio_ms: float = 0.0

@@ -20,7 +20,7 @@ from gateway.privacy import preview
 from gateway.scoring import speech_record, turn_feedback
 from gateway.session import events as ev
 from gateway.session.replying import Replying
-from gateway.session.speaking import Speaking
+from gateway.session.speaking import BrowserSpeaking, Speaker, Speaking
 from gateway.session.tasks import abandon
 from gateway.session.turn import Turn
 from gateway.storage.store import TurnSource, TurnStatus
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections import deque
 
     from gateway.counterpart import Counterpart
+    from gateway.engines import VoiceChoice
     from gateway.services import Services
     from gateway.session.connection import Connection
     from gateway.session.journal import Journal
@@ -65,6 +66,10 @@ class TurnHandling:
         current: Turn | None
         connection: Connection | None
         speak_replies: bool
+        browser_voices: tuple[str, ...]
+        opening: Speaker | None
+        opening_spoken: bool
+        opening_audio_ms: float
         inbox: asyncio.Queue[ev.Message]
         _awaiting_feedback: dict[int, Turn]
         _feedback_tasks: set[asyncio.Task[Any]]
@@ -144,14 +149,27 @@ class TurnHandling:
                 seq - len(self.history) <= 1, message, emotion,
                 self.services.settings.llm_timeout_s)
 
-    def _speaking_for(self, seq: int) -> Speaking | None:
-        """A voice for the reply, when this client takes audio and a voice is available."""
+    def _voice(self) -> VoiceChoice:
+        return self.services.speech.voice_for(self.record.language, self.browser_voices)
+
+    def _speaking_for(self, seq: int) -> Speaker | None:
+        """A voice for the reply, when this client takes audio and a voice is available: the
+        gateway's, or the page's where the gateway's is a last resort (`voice_selected`)."""
         if not self.speak_replies:
             return None
+        voice = self._voice()
+        if voice.mode == "browser":
+            return BrowserSpeaking(seq, self.post)
         tts = self.services.speech.tts_for(self.record.language)
-        if tts is None:
+        if voice.mode == "none" or tts is None:
             return None
         return Speaking(tts, seq, self.post, lead_ms=self.services.settings.tts_lead_ms)
+
+    async def _announce_voice(self) -> None:
+        voice = self._voice()
+        await self._send(p.VoiceSelected(data=p.VoiceSelectedData(
+            mode=voice.mode, language=voice.language, engine=voice.engine,
+            natural=voice.natural, reason=voice.reason)))
 
     def _live(self, seq: int) -> Turn | None:
         """The current turn if it is `seq` and its reply is still going."""
@@ -230,11 +248,26 @@ class TurnHandling:
             turn.speaking.finish()  # complete once the last of it has been played out
         await self._send_feedback(turn)
 
-    async def _speech_event(self, event: ev.SpeechAudio | ev.SpeechDone | ev.SpeechFailed) -> None:
+    async def _speech_event(self, event: ev.SpeechAudio | ev.SpeechSentence | ev.SpeechDone
+                            | ev.SpeechFailed) -> None:
+        if event.seq == 0:
+            await self._opening_event(event)
+            return
         turn = self._live(event.seq)
         if turn is None:
             return
-        if isinstance(event, ev.SpeechAudio):
+        if isinstance(event, ev.SpeechSentence):
+            if turn.first_audio_at is None:
+                turn.first_audio_at = time.perf_counter()
+            turn.sentence_ends.append(event.heard_chars)
+            await self._send(p.TTSSentence(data=p.TTSSentenceData(
+                utterance_id=turn.utterance_id, turn=turn.seq, sentence=event.index,
+                text=event.text, language=self.record.language)))
+        elif isinstance(event, ev.SpeechDone) and turn.speaking is not None \
+                and turn.speaking.mode == "browser":
+            turn.sentences_done = True
+            await self._spoken_out(turn)
+        elif isinstance(event, ev.SpeechAudio):
             if turn.first_audio_at is None:
                 turn.sample_rate = event.sample_rate
                 await self._send(p.TTSBegin(data=p.TTSBeginData(
@@ -253,14 +286,90 @@ class TurnHandling:
             turn.heard_chars = len(turn.text)
             await self._store(turn, "complete", None)
 
+    async def _tts_spoken(self, data: p.TTSSpokenData) -> None:
+        """The page started or finished speaking a sentence (browser speech)."""
+        turn = self._live(data.turn)
+        if turn is None or turn.speaking is None or turn.speaking.mode != "browser":
+            return  # an earlier reply's, or the opening's: nothing to record
+        if data.sentence >= len(turn.sentence_ends):
+            await self._error("invalid_message", f"tts_spoken names sentence {data.sentence} of "
+                              f"turn {turn.seq}; {len(turn.sentence_ends)} were sent")
+            return
+        turn.spoken_started = max(turn.spoken_started, data.sentence)
+        if data.state == "ended":
+            turn.spoken_ended = max(turn.spoken_ended, data.sentence)
+        heard = turn.sentence_ends[turn.spoken_started]
+        if heard != turn.heard_chars:
+            turn.heard_chars = heard
+            self._save_progress(turn)
+        await self._spoken_out(turn)
+
+    async def _spoken_out(self, turn: Turn) -> None:
+        """Browser speech: the reply is complete once its text is and the page has finished
+        speaking its last sentence."""
+        if (turn.text_complete and turn.sentences_done
+                and turn.spoken_ended == len(turn.sentence_ends) - 1):
+            await self._tts_end(turn, interrupted=False)
+            turn.heard_chars = len(turn.text)
+            await self._store(turn, "complete", None)
+
     async def _tts_end(self, turn: Turn, *, interrupted: bool) -> None:
         if turn.first_audio_at is not None:
+            mode = turn.speaking.mode if turn.speaking is not None else "server"
             await self._send(p.TTSEnd(data=p.TTSEndData(
                 utterance_id=turn.utterance_id, interrupted=interrupted,
-                audio_ms=round(turn.audio_ms))))
+                audio_ms=round(turn.audio_ms), mode=mode)))
+
+    # ------------------------------------------------------------ the opening line
+
+    async def _speak_opening(self) -> None:
+        """Say the counterpart's opening line aloud, once, before the first turn (it is in
+        the log already, and the model's history; it is not a turn of its own)."""
+        if self.turn_count > 0 or self.opening_spoken or self.ended:
+            return
+        scenario, _ = await self.counterpart.scenario()
+        speaking = self._speaking_for(0)
+        if speaking is None:
+            return
+        self.opening_spoken = True
+        self.opening = speaking
+        speaking.feed(self.counterpart.opening_line(scenario))
+        speaking.finish()
+
+    async def _opening_event(self, event: ev.SpeechAudio | ev.SpeechSentence | ev.SpeechDone
+                             | ev.SpeechFailed) -> None:
+        speaking = self.opening
+        if speaking is None:
+            return  # stopped
+        if isinstance(event, ev.SpeechAudio):
+            if not self.opening_audio_ms:
+                await self._send(p.TTSBegin(data=p.TTSBeginData(
+                    utterance_id="opening", turn=0, sample_rate=event.sample_rate)))
+            self.opening_audio_ms += len(event.data) / 2 / event.sample_rate * 1000
+            if self.connection is not None:
+                await self.connection.send_bytes(event.data)
+        elif isinstance(event, ev.SpeechSentence):
+            await self._send(p.TTSSentence(data=p.TTSSentenceData(
+                utterance_id="opening", turn=0, sentence=event.index, text=event.text,
+                language=self.record.language)))
+        elif isinstance(event, ev.SpeechFailed):
+            await self._error("tts_failed", event.reason)
+        else:
+            await self._stop_opening(interrupted=False)
+
+    async def _stop_opening(self, *, interrupted: bool = True) -> None:
+        speaking, self.opening = self.opening, None
+        if speaking is None:
+            return
+        await speaking.cancel()
+        if interrupted or speaking.mode == "server":
+            await self._send(p.TTSEnd(data=p.TTSEndData(
+                utterance_id="opening", interrupted=interrupted,
+                audio_ms=round(self.opening_audio_ms), mode=speaking.mode)))
 
     async def _cut(self, reason: str) -> None:
         """Stop the reply in progress, if any; store it cut to what the user received."""
+        await self._stop_opening()
         turn = self.current
         if turn is None or turn.stored:
             return

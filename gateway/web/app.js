@@ -12,6 +12,8 @@ const TEXT = {
     reconnected: "다시 연결되었어요.", micListening: "🎙 듣는 중", micOffState: "🎙 꺼짐",
     micDenied: "마이크 사용이 거부되었어요. 브라우저 설정에서 허용하거나, 아래에 글로 입력해 주세요.",
     micMissing: "마이크를 찾을 수 없어요. 글로 입력해 주세요.", serverError: "서버 오류", ending: "리포트를 만드는 중…",
+    voiceBrowser: "🔊 브라우저 음성", voiceServer: "🔊 서버 음성", voiceLastResort: "(기계음: 이 브라우저에 한국어 음성이 없어요)",
+    voiceNone: "🔇 음성 없음", waited: (s) => `${s}초 뒤 응답`,
     fillers: "군말", pace: "속도", politeness: "공손함", onHold: "상대가 대화를 끝냈어요.", escalated:
       "지금 많이 힘드시다면 자살예방상담전화 109로 바로 연락해 주세요. 상담 선생님께도 알렸어요.",
     emotions: {neutral: "보통", happy: "기쁨", sad: "슬픔", angry: "화남", anxious: "불안", surprised: "놀람",
@@ -27,6 +29,8 @@ const TEXT = {
     reconnected: "Reconnected.", micListening: "🎙 listening", micOffState: "🎙 off",
     micDenied: "Microphone access was refused. Allow it in your browser settings, or type below.",
     micMissing: "No microphone was found. You can type instead.", serverError: "Server error",
+    voiceBrowser: "🔊 Browser voice", voiceServer: "🔊 Server voice", voiceLastResort: "(robotic: this browser has no voice for the language)",
+    voiceNone: "🔇 No voice", waited: (s) => `replied after ${s} s`,
     ending: "Preparing your report…", fillers: "Fillers", pace: "Pace", politeness: "Politeness",
     onHold: "The other person ended the conversation.", escalated:
       "If you are struggling, please call or text 988 (US) or 109 (Korea) now. A counselor has been told.",
@@ -53,8 +57,9 @@ const state = {
   ui: localStorage.getItem("parley.ui") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en"),
   sessionId: null, language: "ko", scenarios: [], ws: null, ended: false, retries: 0,
   emotion: "neutral", mic: null, micWanted: false, player: null, aiBubble: null, lastUserBubble: null,
+  voice: null, speech: null, openingAsked: false, waitFrom: null, waitBubble: null, micClock: [],
   stats: {transcripts: 0, replies: 0, audioChunksPlayed: 0, audioMsScheduled: 0, feedback: 0,
-          micBytesSent: 0, micPeak: 0},
+          micBytesSent: 0, micPeak: 0, sentencesSpoken: 0, lastWaitMs: 0},
 };
 const t = (key) => TEXT[state.ui][key] ?? key;
 
@@ -148,7 +153,7 @@ function connect() {
     if (state.retries > 0) notice(t("reconnected"));
     state.retries = 0;
     send("emotion_update", {emotion: state.emotion, confidence: 1.0});
-    if (state.mic) send("audio_config", {sample_rate: state.mic.rate});
+    if (state.mic) sendAudioConfig();
   });
   ws.addEventListener("message", (message) => {
     if (typeof message.data === "string") onEvent(JSON.parse(message.data));
@@ -176,10 +181,12 @@ function onEvent({type, data}) {
       break;
     case "ai_stream_begin":
       state.aiBubble = addLine("ai", "");
+      state.waitBubble = state.aiBubble;
       break;
     case "ai_stream_chunk":
       if (!state.aiBubble) state.aiBubble = addLine("ai", "");
       state.aiBubble.querySelector(".text").textContent += data.chunk;
+      if (!state.voice || state.voice.mode === "none") heardReply();  // no voice: the text is the reply
       break;
     case "ai_stream_complete":
       state.stats.replies += 1;
@@ -193,15 +200,24 @@ function onEvent({type, data}) {
     case "speech_started":
       $("speaking").hidden = false;
       state.player?.stop();  // barge-in: stop at once, the gateway stops too
+      state.speech?.stop();
       break;
     case "speech_stopped":
       $("speaking").hidden = true;
+      state.waitFrom = micTime(data.end_ms);  // where the user's words ended, on this clock
+      break;
+    case "voice_selected":
+      showVoice(data);
       break;
     case "tts_begin":
       state.player?.begin(data.sample_rate);
+      if (data.turn) heardReply();
+      break;
+    case "tts_sentence":
+      state.speech?.say(data);
       break;
     case "tts_end":
-      if (data.interrupted) state.player?.stop();
+      if (data.interrupted) { state.player?.stop(); state.speech?.stop(); }
       break;
     case "rapport":
       showRapport(data);
@@ -223,6 +239,41 @@ function onEvent({type, data}) {
     default:
       break;  // events this page does not show
   }
+}
+
+/** How long the user waited: from the end of their words (or pressing send) to the reply
+ * starting to sound (or, without a voice, to its first text). */
+function heardReply() {
+  const bubble = state.waitBubble;
+  if (!bubble || state.waitFrom === null) return;
+  state.waitBubble = null;
+  const waited = performance.now() - state.waitFrom;
+  state.waitFrom = null;
+  state.stats.lastWaitMs = Math.round(waited);
+  const note = document.createElement("small");
+  note.className = "wait";
+  note.textContent = t("waited")((waited / 1000).toFixed(1));
+  bubble.append(note);
+}
+
+/** performance.now() when the microphone audio at stream position `ms` was sent. */
+function micTime(ms) {
+  const sample = state.micClock.find(([streamMs]) => streamMs >= ms);
+  return sample ? sample[1] : performance.now();
+}
+
+function showVoice(voice) {
+  state.voice = voice;
+  const pill = $("voice");
+  pill.hidden = false;
+  if (voice.mode === "browser") {
+    pill.textContent = `${t("voiceBrowser")}: ${state.speech?.voiceName(voice.language) ?? ""}`;
+  } else if (voice.mode === "server") {
+    pill.textContent = `${t("voiceServer")}: ${voice.engine}${voice.natural ? "" : ` ${t("voiceLastResort")}`}`;
+  } else {
+    pill.textContent = t("voiceNone");
+  }
+  pill.title = voice.reason;
 }
 
 function showRapport({value, stage}) {
@@ -295,6 +346,79 @@ class Player {
   }
 }
 
+// ------------------------------------------------------------------ speech in the browser
+
+const LOCALES = {ko: "ko-KR", en: "en-US"};
+const GOOD_VOICE = /natural|neural|premium|enhanced|google|siri|yuna|heami|sunhi|injoon/i;
+
+/** Speaks `tts_sentence` events with the Web Speech API, where the gateway has no natural
+ * voice for the language, and tells the gateway what it has spoken (`tts_spoken`). */
+class BrowserSpeech {
+  constructor(synth) {
+    this.synth = synth;
+    this.generation = 0;  // moves on every stop: a stopped sentence's events are ignored
+    this.pending = 0;
+  }
+  static async create() {
+    const synth = window.speechSynthesis;
+    if (!synth) return null;
+    if (!synth.getVoices().length) {  // Chrome loads its voices asynchronously
+      await new Promise((resolve) => {
+        synth.addEventListener?.("voiceschanged", resolve, {once: true});
+        setTimeout(resolve, 1000);
+      });
+    }
+    return new BrowserSpeech(synth);
+  }
+  /** The best installed voice for a language: a natural one, else the default, else any. */
+  voice(language) {
+    const voices = this.synth.getVoices().filter(
+      (v) => (v.lang || "").replace("_", "-").toLowerCase().startsWith(language));
+    return voices.find((v) => GOOD_VOICE.test(v.name)) || voices.find((v) => v.default)
+      || voices.find((v) => (v.lang || "").toLowerCase() === LOCALES[language].toLowerCase())
+      || voices[0] || null;
+  }
+  voiceName(language) { return this.voice(language)?.name ?? ""; }
+  languages() { return Object.keys(LOCALES).filter((language) => this.voice(language)); }
+  say({turn, sentence, text, language}) {
+    const utterance = new SpeechSynthesisUtterance(text);
+    utterance.lang = LOCALES[language] || language;
+    utterance.voice = this.voice(language);
+    const generation = this.generation;
+    const report = (spoken) => {
+      if (generation === this.generation) send("tts_spoken", {turn, sentence, state: spoken});
+    };
+    utterance.onstart = () => {
+      report("started");
+      $("ai-speaking").hidden = false;
+      if (turn) heardReply();
+    };
+    utterance.onend = () => {
+      report("ended");
+      state.stats.sentencesSpoken += 1;
+      if (--this.pending <= 0) $("ai-speaking").hidden = true;
+    };
+    utterance.onerror = () => {  // cancelled or failed: not spoken, so not reported
+      if (--this.pending <= 0) $("ai-speaking").hidden = true;
+    };
+    this.pending += 1;
+    this.synth.speak(utterance);
+  }
+  stop() {
+    this.generation += 1;
+    this.pending = 0;
+    this.synth.cancel();
+    $("ai-speaking").hidden = true;
+  }
+}
+
+function sendAudioConfig() {
+  // The opening line is asked for once per session, before the first turn.
+  send("audio_config", {sample_rate: state.mic.rate, browser_voices: state.speech?.languages() ?? [],
+                        speak_opening: !state.openingAsked});
+  state.openingAsked = true;
+}
+
 // ------------------------------------------------------------------ microphone in
 
 async function startMic() {
@@ -313,12 +437,19 @@ async function startMic() {
       if (state.ws?.readyState !== WebSocket.OPEN) return;
       state.ws.send(message.data);
       state.stats.micBytesSent += message.data.byteLength;
+      // The stream's clock, to tell how long the user waited (see heardReply).
+      const streamMs = state.stats.micBytesSent / 2 / context.sampleRate * 1000;
+      state.micClock.push([streamMs, performance.now()]);
+      if (state.micClock.length > 3000) state.micClock.splice(0, 1000);  // a minute at 20 ms
+      showLevel(new Int16Array(message.data));
     };
     const source = context.createMediaStreamSource(stream);
     source.connect(node);
     node.connect(context.destination);  // silent, but keeps the graph pulling the worklet
     state.mic = {stream, context, node, rate: context.sampleRate};
-    send("audio_config", {sample_rate: context.sampleRate});
+    state.micClock = [];
+    state.stats.micBytesSent = 0;
+    sendAudioConfig();
   } catch (error) {
     const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
     notice(denied ? t("micDenied") : t("micMissing"));
@@ -335,10 +466,23 @@ function stopMic() {
   renderMicState();
 }
 
+let levelShownAt = 0;
+/** The microphone is live: its level, a few times a second. */
+function showLevel(samples) {
+  let peak = 0;
+  for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
+  state.stats.micPeak = Math.max(state.stats.micPeak, peak);
+  const now = performance.now();
+  if (now - levelShownAt < 100) return;
+  levelShownAt = now;
+  $("mic-level").value = Math.min(1, Math.sqrt(peak / 32768) * 1.2);
+}
+
 function renderMicState() {
   const on = Boolean(state.mic);
   $("mic-state").textContent = on ? t("micListening") : t("micOffState");
   $("mic-state").dataset.state = on ? "on" : "off";
+  $("mic-level").hidden = !on;
   $("mic-toggle").textContent = on ? t("micOff") : t("micOn");
 }
 
@@ -366,6 +510,10 @@ async function start() {
     // question, counseling's warm invitation.
     if (created.opening_line) addLine("ai opening", created.opening_line);
     state.player = new Player();
+    state.speech = await BrowserSpeech.create();
+    state.voice = null;
+    state.openingAsked = false;
+    $("voice").hidden = true;
     state.ended = false;
     connect();
     if ($("use-mic").checked) await startMic();
@@ -381,6 +529,7 @@ function end() {
   notice(t("ending"));
   stopMic();
   state.player?.stop();
+  state.speech?.stop();
   send("session_end");
 }
 
@@ -420,13 +569,18 @@ $("scenario").addEventListener("change", renderScenarios);
 $("start").addEventListener("click", start);
 $("end").addEventListener("click", end);
 $("again").addEventListener("click", again);
-$("stop-reply").addEventListener("click", () => { state.player?.stop(); send("interrupt"); });
+$("stop-reply").addEventListener("click", () => {
+  state.player?.stop();
+  state.speech?.stop();
+  send("interrupt");
+});
 $("mic-toggle").addEventListener("click", () => (state.mic ? stopMic() : startMic()));
 $("text-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("text").value.trim();
   if (!text) return;
   state.lastUserBubble = addLine("you", text);
+  state.waitFrom = performance.now();
   send("request_ai_response", {message: text, emotion: null, timestamp: Date.now()});
   $("text").value = "";
 });
