@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import webrtcvad
 
+from audio.silero import SileroGate
 from audio.types import PIPELINE_RATE, Int16Array
 
 
@@ -28,6 +29,8 @@ class VADOptions:
     preroll_ms: int = 300           # kept before the start so first syllables survive
     max_turn_ms: int = 30_000       # forced cut
     max_noise_flatness: float = 0.7  # a start window flatter than this is noise, not speech
+    confirm_ms: int = 600           # speech this long is a turn for sure (not a backchannel)
+    max_silence_ms: int = 3000      # the longest an unfinished utterance is waited for
 
     @property
     def frame_samples(self) -> int:
@@ -40,6 +43,13 @@ class VADOptions:
 @dataclass(frozen=True)
 class SpeechStarted:
     stream_ms: int  # where the speech starts in the session's audio stream
+
+
+@dataclass(frozen=True)
+class SpeechConfirmed:
+    """The utterance has held `confirm_ms` of speech: more than a backchannel or a cough."""
+
+    stream_ms: int
 
 
 @dataclass(frozen=True)
@@ -66,9 +76,10 @@ class SpeechStopped:
     reason: Literal["silence", "max_length"]
     audio_start_ms: int  # stream position of audio[0]
     voiced: tuple[tuple[int, int], ...] = ()  # voiced stretches (start_ms, end_ms) in the audio
+    speech_ms: int = 0  # how much of it was speech (0: only the cheap gate fired: room tone)
 
 
-VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
+VADEvent = SpeechStarted | SpeechConfirmed | SpeechPaused | SpeechResumed | SpeechStopped
 
 
 def spectral_flatness(frames: Int16Array) -> float:
@@ -104,20 +115,37 @@ class Endpointer:
         self._last_voiced = 0   # index in _utterance of the last voiced frame
         self._silent_run = 0
         self._paused = False
+        self._speech_frames = 0
+        self._confirm_frames = o.frames(o.confirm_ms)
+        self._max_silence_frames = max(self._silence_frames, o.frames(o.max_silence_ms))
+        self._required_silence = self._silence_frames
 
     @property
     def speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def silence_ms(self) -> int:
+        """Silence so far in the current pause of the utterance."""
+        return self._silent_run * self.options.frame_ms
+
+    def require_silence(self, ms: int) -> None:
+        """The silence that ends this utterance (from the semantic end of turn: less after a
+        finished sentence, more after "and", "so", "um"), within [frame, max_silence_ms];
+        back to `silence_ms` with the next utterance or when speech resumes."""
+        self._required_silence = min(max(1, ms // self.options.frame_ms),
+                                     self._max_silence_frames)
     def _ms(self, frame_index: int) -> int:
         return frame_index * self.options.frame_ms
 
-    def push(self, frame: Int16Array, voiced: bool) -> list[VADEvent]:
-        """Advance by one frame; return the events it causes (usually none)."""
+    def push(self, frame: Int16Array, voiced: bool, speech: bool | None = None) -> list[VADEvent]:
+        """Advance by one frame; return the events it causes (usually none). `voiced` (the
+        cheap gate) starts an utterance; `speech` (default: `voiced`), a judgement that room
+        tone does not fool, decides where it ends."""
         index = self._frame_index
         self._frame_index += 1
         if self._speaking:
-            return self._push_speaking(frame, voiced)
+            return self._push_speaking(frame, voiced if speech is None else speech)
         return self._push_idle(frame, voiced, index)
 
     def _push_idle(self, frame: Int16Array, voiced: bool, index: int) -> list[VADEvent]:
@@ -144,6 +172,8 @@ class Endpointer:
         self._audio_start_ms = self._ms(index + 1 - len(ring))
         self._last_voiced = len(self._utterance) - 1
         self._speaking, self._silent_run, self._paused = True, 0, False
+        self._speech_frames = 0
+        self._required_silence = self._silence_frames
         ring.clear()
         self._voiced_in_window = 0
         return [SpeechStarted(self._start_ms)]
@@ -155,6 +185,10 @@ class Endpointer:
         if voiced:
             self._last_voiced = len(self._utterance) - 1
             self._silent_run = 0
+            self._required_silence = self._silence_frames
+            self._speech_frames += 1
+            if self._speech_frames == self._confirm_frames:
+                events.append(SpeechConfirmed(self._ms(self._frame_index)))
             if self._paused:
                 self._paused = False
                 events.append(SpeechResumed(self._ms(self._frame_index - 1)))
@@ -164,7 +198,7 @@ class Endpointer:
                 self._paused = True
                 events.append(SpeechPaused(self._ms(self._frame_index), self._turn_audio(),
                                            self._audio_start_ms, self._speech_end_ms()))
-            if self._silent_run >= self._silence_frames:
+            if self._silent_run >= self._required_silence:
                 events.append(self._stop("silence"))
                 return events
         if len(self._utterance) >= self._max_frames:
@@ -195,18 +229,26 @@ class Endpointer:
         audio = self._turn_audio() if reason == "silence" else np.concatenate(self._utterance)
         end_ms = self._speech_end_ms()
         event = SpeechStopped(self._start_ms, end_ms, self._ms(self._frame_index), audio, reason,
-                              self._audio_start_ms, self._voiced_spans())
+                              self._audio_start_ms, self._voiced_spans(),
+                              self._speech_frames * self.options.frame_ms)
         self._speaking, self._utterance, self._paused = False, [], False
         return event
 
 
 class TurnDetector:
-    """webrtcvad in front of an `Endpointer`: push 16 kHz frames, get turn events."""
+    """webrtcvad and Silero VAD in front of an `Endpointer`: push 16 kHz frames, get turn
+    events. A frame is speech when webrtcvad (the cheap per-frame gate) says so and Silero
+    agrees: room tone, a click and a fan's hum pass webrtcvad but not Silero, so utterances
+    start and end where the words do (see audio/silero.py and bench/end_of_speech.py)."""
 
-    def __init__(self, options: VADOptions | None = None, aggressiveness: int = 2) -> None:
+    def __init__(self, options: VADOptions | None = None, aggressiveness: int = 2, *,
+                 silero: bool = True) -> None:
         self.endpointer = Endpointer(options)
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._silero = SileroGate() if silero else None
 
     def push(self, frame: Int16Array) -> list[VADEvent]:
         voiced = self._vad.is_speech(frame.tobytes(), PIPELINE_RATE)
+        if self._silero is not None:
+            voiced = self._silero.push(frame) and voiced  # Silero sees every frame
         return self.endpointer.push(frame, voiced)

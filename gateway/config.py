@@ -54,7 +54,18 @@ class Settings(BaseSettings):
 
     # Voice loop
     vad_silence_ms: int = Field(500, ge=60, le=5000)
-    vad_speculative_ms: int = Field(200, ge=0, le=5000)  # 0 turns speculative transcription off
+    vad_speculative_ms: int = Field(100, ge=0, le=5000)  # 0 turns speculative transcription off
+    # Semantic end of turn (audio/turn_end.py): the silence that ends a turn whose speculative
+    # transcript sounds finished / unfinished ("and", "um", "그래서"); VAD_SILENCE_MS when it
+    # cannot tell (or with SEMANTIC_TURN_END off).
+    semantic_turn_end: bool = True
+    eot_complete_ms: int = Field(200, ge=20, le=5000)
+    eot_incomplete_ms: int = Field(2500, ge=60, le=10_000)
+    # Barge-in: speech over a reply pauses it at once; this much speech makes it a real
+    # interruption (shorter: a backchannel such as "네", "mm-hm" or a cough, and the reply
+    # resumes).
+    barge_in_confirm_ms: int = Field(600, ge=0, le=5000)
+    vad_silero: bool = True  # Silero VAD decides where speech ends (webrtcvad alone: off)
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     vad_max_turn_s: float = Field(30.0, gt=1)
     stt_provider: STTProviderName = "whisper"

@@ -260,6 +260,34 @@ class TTSEndData(_Data):
         "server", description="`browser`: the page spoke `tts_sentence` events; stop it")
 
 
+class TTSPauseData(_Data):
+    utterance_id: str
+    turn: int | None = None
+
+
+class TTSPause(_Event):
+    """The user started speaking over the reply: stop playing it now (drop what is queued;
+    in browser speech, pause). It either resumes (`tts_resume`: a backchannel, a cough) or
+    ends (`tts_end` with `interrupted: true`: a real interruption)."""
+
+    type: Literal["tts_pause"] = "tts_pause"
+    data: TTSPauseData
+
+
+class TTSResumeData(_Data):
+    utterance_id: str
+    turn: int | None = None
+    false_interruption: bool = Field(
+        True, description="What the user said was a backchannel (\"네\", \"mm-hm\"), a cough "
+                          "or noise: the reply goes on from the start of the sentence it "
+                          "stopped in (server audio) or where it paused (browser speech)")
+
+
+class TTSResume(_Event):
+    type: Literal["tts_resume"] = "tts_resume"
+    data: TTSResumeData
+
+
 class VoiceSelectedData(_Data):
     mode: Literal["server", "browser", "none"] = Field(
         description="`server`: binary audio (tts_begin/tts_end); `browser`: `tts_sentence` "
@@ -383,7 +411,7 @@ ServerMessage = Annotated[
     AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
     | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics
     | SessionStarted | RapportEvent | Escalation | FeedbackEvent | SessionReportEvent
-    | VoiceSelected | TTSSentence,
+    | VoiceSelected | TTSSentence | TTSPause | TTSResume,
     Field(discriminator="type"),
 ]
 

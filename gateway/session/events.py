@@ -84,6 +84,13 @@ class TranscriptReady:
 
 
 @dataclass(frozen=True)
+class UtteranceIgnored:
+    """An utterance that makes no turn: no words in it, or only room tone."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class ListeningFailed:
     """An utterance that could not be transcribed (no engine, engine error, not speech)."""
 
@@ -174,5 +181,5 @@ class Idle:
 
 
 Message = (Attach | Detach | TextFrame | AudioFrame | EndRequested | LeaseLost | Shutdown
-           | TranscriptReady | ListeningFailed | ReplyText | ReplyDone | ReplyFailed
+           | TranscriptReady | UtteranceIgnored | ListeningFailed | ReplyText | ReplyDone | ReplyFailed
            | SpeechAudio | SpeechSentence | SpeechDone | SpeechFailed | FeedbackReady | ReportReady | Idle)

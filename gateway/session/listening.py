@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from audio.pcm import FrameAssembler, UnsupportedRate
 from audio.signal import non_speech_reason
 from audio.stt import STT, STTError, Transcript
+from audio.turn_end import TurnEnd, TurnEndPolicy, classify
 from audio.types import PIPELINE_RATE, Int16Array
 from audio.vad import (
     SpeechPaused,
@@ -37,7 +38,13 @@ from audio.vad import (
 )
 from gateway.config import Settings
 from gateway.privacy import preview
-from gateway.session.events import ListeningFailed, Message, TranscriptReady, VoiceTurn
+from gateway.session.events import (
+    ListeningFailed,
+    Message,
+    TranscriptReady,
+    UtteranceIgnored,
+    VoiceTurn,
+)
 from gateway.session.tasks import abandon
 
 log = logging.getLogger(__name__)
@@ -74,10 +81,18 @@ class Listening:
         self._post = post
         options = VADOptions(silence_ms=settings.vad_silence_ms,
                              speculative_ms=settings.vad_speculative_ms,
-                             max_turn_ms=int(settings.vad_max_turn_s * 1000))
+                             max_turn_ms=int(settings.vad_max_turn_s * 1000),
+                             confirm_ms=settings.barge_in_confirm_ms,
+                             max_silence_ms=max(settings.eot_incomplete_ms,
+                                                settings.vad_silence_ms))
         self._frame_ms = options.frame_ms
         self._assembler = FrameAssembler(PIPELINE_RATE, options.frame_samples)
-        self._detector = TurnDetector(options, settings.vad_aggressiveness)
+        self._detector = TurnDetector(options, settings.vad_aggressiveness,
+                                      silero=settings.vad_silero)
+        self._turn_end = (TurnEndPolicy(settings.eot_complete_ms, settings.vad_silence_ms,
+                                        settings.eot_incomplete_ms)
+                          if settings.semantic_turn_end else None)
+        self.last_verdict: TurnEnd | None = None
         self._frames = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)  # (frame count, time)
         self._speculation: _Speculation | None = None
@@ -160,6 +175,31 @@ class Listening:
             speech_end_ms=event.speech_end_ms))
         task.add_done_callback(self._count_spent)
         self._speculation = _Speculation(len(event.audio), task)
+        if self._turn_end is not None:
+            if self._live():
+                # The reply needs this transcript anyway: the turn does not end before it
+                # says how finished the utterance sounds (bounded by EOT_INCOMPLETE_MS).
+                # A recording sent faster than real time is split by silence alone.
+                self._detector.endpointer.require_silence(self._turn_end.incomplete_ms)
+            task.add_done_callback(self._judge_turn_end)
+
+    def _live(self) -> bool:
+        """Is the audio arriving about as fast as it plays (a microphone, not a file)?"""
+        if not self._arrivals:
+            return True
+        elapsed = time.perf_counter() - self._arrivals[0][1]
+        audio_s = (self._frames - self._arrivals[0][0]) * self._frame_ms / 1000
+        return elapsed >= 0.8 * audio_s - 0.5
+
+    def _judge_turn_end(self, task: asyncio.Task[Transcript]) -> None:
+        """The speculative transcript is in: set how much silence ends this utterance."""
+        if self._turn_end is None or self._speculation is None \
+                or self._speculation.task is not task:
+            return  # speech resumed: that utterance goes on
+        failed = task.cancelled() or task.exception() is not None
+        verdict = "unknown" if failed else classify(task.result().text, self.language)
+        self.last_verdict = verdict
+        self._detector.endpointer.require_silence(self._turn_end.silence_ms(verdict))
 
     def _count_spent(self, task: asyncio.Task[Transcript]) -> None:
         if not task.cancelled() and task.exception() is None:
@@ -179,6 +219,12 @@ class Listening:
     async def _finalize(self, event: SpeechStopped, speculation: _Speculation | None,
                         endpoint_at: float) -> None:
         async with self._in_order:
+            if event.speech_ms == 0 and event.reason == "silence":
+                if speculation is not None:
+                    abandon(speculation.task)
+                log.info("utterance at %d ms was not speech (room tone)", event.start_ms)
+                await self._post(UtteranceIgnored("no speech"))
+                return
             hit = speculation is not None and speculation.audio_samples == len(event.audio)
             if not hit and speculation is not None:
                 abandon(speculation.task)
@@ -202,6 +248,7 @@ class Listening:
             transcript_at = time.perf_counter()
             if not transcript.text:
                 log.info("utterance at %d ms had no words", event.start_ms)
+                await self._post(UtteranceIgnored("no words"))
                 return
             log.info("transcript (%s, %.0f ms, speculative=%s): %s", transcript.language,
                      transcript.stt_ms, hit, preview(transcript.text))

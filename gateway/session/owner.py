@@ -19,7 +19,8 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from audio.vad import SpeechStarted, SpeechStopped, VADEvent
+from audio.turn_end import is_backchannel
+from audio.vad import SpeechConfirmed, SpeechStarted, SpeechStopped, VADEvent
 from gateway import protocol as p
 from gateway.counterpart import Counterpart
 from gateway.scoring import generate_report
@@ -71,6 +72,7 @@ class SessionOwner(TurnHandling):
         self.opening: Speaker | None = None
         self.opening_spoken = False
         self.opening_audio_ms = 0.0
+        self.interjection = False  # the user is talking over a reply, which is paused
         self.current: Turn | None = None
         self._awaiting_feedback: dict[int, Turn] = {}
         self._reports: list[asyncio.Future[dict[str, Any]]] = []
@@ -136,6 +138,9 @@ class SessionOwner(TurnHandling):
                 await self._transcript(voice)
             case ev.ListeningFailed(code, reason):
                 await self._error(code, reason)
+                await self._resume_speech()
+            case ev.UtteranceIgnored():
+                await self._resume_speech()
             case ev.ReplyText() | ev.ReplyDone() | ev.ReplyFailed():
                 await self._reply_event(message)
             case ev.SpeechAudio() | ev.SpeechSentence() | ev.SpeechDone() | ev.SpeechFailed():
@@ -319,7 +324,13 @@ class SessionOwner(TurnHandling):
     async def _vad_event(self, event: VADEvent) -> None:
         if isinstance(event, SpeechStarted):
             await self._send(p.SpeechStartedEvent(data=p.StreamTime(stream_ms=event.stream_ms)))
-            await self._cut("barge_in")
+            if self.services.settings.barge_in_confirm_ms == 0:
+                await self._cut("barge_in")
+            else:
+                await self._pause_speech()  # until it is clear whether this is a turn
+        elif isinstance(event, SpeechConfirmed):
+            if self.interjection:
+                await self._cut("barge_in")  # more than a backchannel
         elif isinstance(event, SpeechStopped):
             await self._send(p.SpeechStoppedEvent(data=p.SpeechStoppedData(
                 stream_ms=event.stream_ms, start_ms=event.start_ms, end_ms=event.end_ms,
@@ -327,6 +338,12 @@ class SessionOwner(TurnHandling):
 
     async def _transcript(self, voice: ev.VoiceTurn) -> None:
         transcript = voice.transcript
+        if self.interjection:
+            if is_backchannel(transcript.text, self.record.language):
+                log.info("session %s: a backchannel over the reply; it goes on", self.session_id)
+                await self._resume_speech()
+                return
+            await self._cut("barge_in")
         await self._send(p.TranscriptEvent(data=p.TranscriptData(
             text=transcript.text, start_ms=transcript.start_ms, end_ms=transcript.end_ms,
             words=[p.WordData(word=w.text, start_ms=w.start_ms, end_ms=w.end_ms,

@@ -35,12 +35,31 @@ class _Sentences(ABC):
 
     mode: Literal["server", "browser"]
 
-    def __init__(self, seq: int, post: Callable[[Message], Awaitable[None]]) -> None:
+    def __init__(self, seq: int, post: Callable[[Message], Awaitable[None]], *,
+                 held: bool = False) -> None:
         self.seq = seq
         self._post = post
         self._splitter = SentenceSplitter()
         self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._playing = asyncio.Event()  # clear: prepare, but post nothing
+        if not held:
+            self._playing.set()
+        self._rewind = False
         self._task = asyncio.create_task(self._run(), name=f"speak-{seq}")
+
+    @property
+    def paused(self) -> bool:
+        return not self._playing.is_set()
+
+    def pause(self) -> None:
+        """Post nothing more until `resume()` (the user may be talking over the reply)."""
+        self._playing.clear()
+
+    def resume(self, *, rewind: bool = False) -> None:
+        """Go on; with `rewind`, from the start of the sentence being spoken (what was sent
+        of it ahead of playback was dropped by the client when it paused)."""
+        self._rewind = self._rewind or rewind
+        self._playing.set()
 
     def feed(self, delta: str) -> None:
         for piece in self._splitter.push(delta):
@@ -69,34 +88,52 @@ class Speaking(_Sentences):
     mode = "server"
 
     def __init__(self, tts: TTS, seq: int, post: Callable[[Message], Awaitable[None]], *,
-                 lead_ms: int = 500) -> None:
+                 lead_ms: int = 500, held: bool = False) -> None:
         self.tts = tts
         self.lead_ms = lead_ms
-        super().__init__(seq, post)
+        super().__init__(seq, post, held=held)
 
     async def _run(self) -> None:
-        started: float | None = None
-        sent_ms = 0.0
+        self._started: float | None = None
+        self._sent_ms = 0.0
         while (item := await self._queue.get()) is not None:
             sentence, ends_at = item
+            slices: list[tuple[bytes, int]] = []  # the sentence so far: a rewind replays it
+            posted = 0
             try:
                 async for chunk in self.tts.synthesize(sentence):
                     # Read per chunk: a speech server says its rate with its first audio.
                     sample_rate = self.tts.sample_rate
-                    bytes_per_slice = sample_rate * 2 * SLICE_MS // 1000
-                    for offset in range(0, len(chunk), bytes_per_slice):
-                        piece = chunk[offset:offset + bytes_per_slice]
-                        if started is None:
-                            started = time.perf_counter()
-                        ahead_ms = sent_ms - (time.perf_counter() - started) * 1000
-                        if ahead_ms > self.lead_ms:
-                            await asyncio.sleep((ahead_ms - self.lead_ms) / 1000)
-                        await self._post(SpeechAudio(self.seq, piece, sample_rate, ends_at))
-                        sent_ms += len(piece) / 2 / sample_rate * 1000
+                    step = sample_rate * 2 * SLICE_MS // 1000
+                    slices += [(chunk[o:o + step], sample_rate) for o in range(0, len(chunk), step)]
+                    posted = await self._post_slices(slices, posted, ends_at)
+                await self._post_slices(slices, posted, ends_at)
             except TTSError as error:
                 log.warning("speech synthesis failed for turn %d: %s", self.seq, error)
                 await self._post(SpeechFailed(self.seq, str(error)))
         await self._post(SpeechDone(self.seq))
+
+    async def _post_slices(self, slices: list[tuple[bytes, int]], posted: int,
+                           ends_at: int) -> int:
+        """Post `slices[posted:]` paced like playback, waiting while paused; returns how many
+        of them have been posted."""
+        while posted < len(slices):
+            if not self._playing.is_set():
+                await self._playing.wait()
+            if self._rewind:
+                self._rewind, posted = False, 0
+                self._started, self._sent_ms = None, 0.0  # playback starts over
+            piece, sample_rate = slices[posted]
+            if self._started is None:
+                self._started = time.perf_counter()
+            ahead_ms = self._sent_ms - (time.perf_counter() - self._started) * 1000
+            if ahead_ms > self.lead_ms:
+                await asyncio.sleep((ahead_ms - self.lead_ms) / 1000)
+                continue  # paused meanwhile? look again
+            await self._post(SpeechAudio(self.seq, piece, sample_rate, ends_at))
+            self._sent_ms += len(piece) / 2 / sample_rate * 1000
+            posted += 1
+        return posted
 
 
 class BrowserSpeaking(_Sentences):
@@ -109,6 +146,7 @@ class BrowserSpeaking(_Sentences):
         index = 0
         while (item := await self._queue.get()) is not None:
             sentence, ends_at = item
+            await self._playing.wait()  # held (a preemptive reply) until confirmed
             await self._post(SpeechSentence(self.seq, index, sentence, ends_at))
             index += 1
         await self._post(SpeechDone(self.seq))

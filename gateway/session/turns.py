@@ -70,6 +70,7 @@ class TurnHandling:
         opening: Speaker | None
         opening_spoken: bool
         opening_audio_ms: float
+        interjection: bool
         inbox: asyncio.Queue[ev.Message]
         _awaiting_feedback: dict[int, Turn]
         _feedback_tasks: set[asyncio.Task[Any]]
@@ -367,12 +368,50 @@ class TurnHandling:
                 utterance_id="opening", interrupted=interrupted,
                 audio_ms=round(self.opening_audio_ms), mode=speaking.mode)))
 
+    # ------------------------------------------------------------ talking over a reply
+
+    def _sounding(self) -> list[tuple[Speaker, str, int]]:
+        """The voices speaking now: (speaker, utterance_id, turn)."""
+        voices = []
+        if self.opening is not None:
+            voices.append((self.opening, "opening", 0))
+        turn = self.current
+        if turn is not None and not turn.stored and turn.speaking is not None:
+            voices.append((turn.speaking, turn.utterance_id, turn.seq))
+        return voices
+
+    async def _pause_speech(self) -> None:
+        """The user started speaking over the reply: pause it until we know whether this is
+        a turn (then the reply is cut) or a backchannel, a cough (then it resumes)."""
+        replying = self.current is not None and not self.current.stored
+        if self.interjection or not (replying or self.opening is not None):
+            return
+        self.interjection = True
+        for speaker, utterance_id, seq in self._sounding():
+            speaker.pause()
+            await self._send(p.TTSPause(data=p.TTSPauseData(utterance_id=utterance_id, turn=seq)))
+
+    async def _resume_speech(self) -> None:
+        """A false interruption: the reply goes on (server audio from the start of the
+        sentence it stopped in: the client dropped what it had queued)."""
+        if not self.interjection:
+            return
+        self.interjection = False
+        for speaker, utterance_id, seq in self._sounding():
+            speaker.resume(rewind=True)
+            await self._send(p.TTSResume(data=p.TTSResumeData(utterance_id=utterance_id,
+                                                              turn=seq)))
+        self.services.metrics.count("false_interruptions")
+
     async def _cut(self, reason: str) -> None:
         """Stop the reply in progress, if any; store it cut to what the user received."""
+        self.interjection = False
         await self._stop_opening()
         turn = self.current
         if turn is None or turn.stored:
             return
+        if reason == "barge_in":
+            self.services.metrics.count("barge_ins")
         await turn.replying.cancel()
         if turn.speaking is not None:
             await turn.speaking.cancel()

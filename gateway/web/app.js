@@ -198,9 +198,15 @@ function onEvent({type, data}) {
       if (data.code === "session_on_hold") notice(t("onHold"));
       break;
     case "speech_started":
-      $("speaking").hidden = false;
-      state.player?.stop();  // barge-in: stop at once, the gateway stops too
-      state.speech?.stop();
+    case "tts_pause":
+      // The user talks over the reply: silence it at once. The gateway either resumes it
+      // (tts_resume: a backchannel, a cough) or cuts it (tts_end, interrupted).
+      if (type === "speech_started") $("speaking").hidden = false;
+      state.player?.stop();
+      state.speech?.pause();
+      break;
+    case "tts_resume":
+      state.speech?.resume();  // server audio simply arrives again
       break;
     case "speech_stopped":
       $("speaking").hidden = true;
@@ -404,6 +410,8 @@ class BrowserSpeech {
     this.pending += 1;
     this.synth.speak(utterance);
   }
+  pause() { this.synth.pause?.(); }
+  resume() { this.synth.resume?.(); }
   stop() {
     this.generation += 1;
     this.pending = 0;
