@@ -90,11 +90,27 @@ i see got it alright all right cool wow really totally exactly
 _BACKCHANNEL_WORDS = 3
 
 
-def is_backchannel(text: str, language: str | None = None) -> bool:
-    """"네", "mm-hm", "uh-huh, right": a listener's acknowledgement, not a turn. Empty text
-    (a cough Whisper wrote nothing for) counts too."""
+UNSURE_PROBABILITY = 0.45  # below this mean word probability, Whisper was guessing
+
+
+MAX_WORDS_PER_SECOND = 6.0  # faster than anyone speaks: words Whisper made up
+
+
+def is_backchannel(text: str, probability: float | None = None,
+                   speech_ms: int | None = None) -> bool:
+    """Was a short utterance over the other's speech a listener's acknowledgement ("네",
+    "mm-hm", "uh-huh, right") rather than a turn? So is one Whisper wrote nothing for (a
+    cough, a breath) or only guessed at (mean word `probability` below UNSURE_PROBABILITY,
+    or only numbers: what Whisper makes of a hum or a lone syllable). A confident "Wait."
+    or "No, no." is a turn. So are more words than the `speech_ms` of speech could hold
+    (Whisper's "이 영상은, 이 영상은, ..." over a murmur)."""
     words = _WORD.findall(text.lower())
-    return len(words) <= _BACKCHANNEL_WORDS and all(w in _BACKCHANNELS for w in words)
+    if speech_ms is not None and len(words) > 1 + MAX_WORDS_PER_SECOND * speech_ms / 1000:
+        return True
+    if len(words) > _BACKCHANNEL_WORDS:
+        return False
+    return all(w in _BACKCHANNELS or w.isdigit() for w in words) or (
+        probability is not None and probability < UNSURE_PROBABILITY)
 
 
 def _hangul(text: str) -> bool:

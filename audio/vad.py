@@ -100,7 +100,10 @@ class Endpointer:
         self._silence_frames = o.frames(o.silence_ms)
         self._speculative_frames = (min(o.frames(o.speculative_ms), self._silence_frames)
                                     if o.speculative_ms > 0 else None)
-        self._tail_frames = min(o.frames(o.tail_ms), self._silence_frames)
+        # The tail never outgrows the speculative point, so that a speculative transcript
+        # is of exactly the audio the final turn holds (and can be used as it is).
+        self._tail_frames = min(o.frames(o.tail_ms), self._silence_frames,
+                                self._speculative_frames or self._silence_frames)
         self._max_frames = o.frames(o.max_turn_ms)
         self._ring: deque[tuple[Int16Array, bool]] = deque(
             maxlen=o.frames(o.preroll_ms) + self._window_frames)

@@ -31,6 +31,22 @@ def silence(seconds: float, rate: int = 16000) -> np.ndarray:
     return np.zeros(int(seconds * rate), dtype=np.int16)
 
 
+_VOICES: dict[str, Any] = {}
+
+
+async def synthesized(text: str, language: str) -> np.ndarray:
+    """`text` spoken by the offline voices (Piper for English, espeak-ng for Korean), at
+    16 kHz: short test clips such as backchannels ("Yeah.", "네.") made on the spot."""
+    from audio import models
+    from audio.tts import EspeakTTS, PiperTTS
+
+    if language not in _VOICES:
+        _VOICES[language] = PiperTTS(models.piper_joe()) if language == "en" else EspeakTTS("ko")
+    tts = _VOICES[language]
+    pcm = np.frombuffer(b"".join([chunk async for chunk in tts.synthesize(text)]), np.int16)
+    return soxr.resample(pcm, tts.sample_rate, 16000).astype(np.int16)  # type: ignore[no-any-return]
+
+
 def white_noise(seconds: float, amplitude: float = 3000, rate: int = 16000) -> np.ndarray:
     rng = np.random.default_rng(7)
     return (rng.standard_normal(int(seconds * rate)) * amplitude).clip(-32768, 32767).astype(np.int16)
@@ -54,6 +70,46 @@ async def stream_audio(ws: ClientConnection, audio: np.ndarray, *, rate: int = 1
             await asyncio.sleep(max(0.0, target - loop.time()))
         elif index % 50 == 0:
             await asyncio.sleep(0)
+
+
+class Microphone:
+    """A live microphone on a socket: 20 ms frames in real time, silence unless it has been
+    given something to say (`say`), for as long as it is open."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._pending: list[np.ndarray] = []
+        self._said = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    def say(self, audio: np.ndarray) -> None:
+        self._said.clear()
+        self._pending.append(audio.astype(np.int16))
+
+    async def said(self) -> None:
+        """Until everything given has been sent."""
+        await self._said.wait()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        started, index, current = loop.time(), 0, np.zeros(0, np.int16)
+        while True:
+            if not len(current) and self._pending:
+                current = self._pending.pop(0)
+            frame, current = current[:320], current[320:]
+            if not len(current) and not self._pending:
+                self._said.set()
+            frame = np.pad(frame, (0, 320 - len(frame)))
+            try:
+                await self.ws.send(frame.astype("<i2").tobytes())
+            except ConnectionClosed:
+                return
+            index += 1
+            await asyncio.sleep(max(0.0, started + index * 0.02 - loop.time()))
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
 
 
 class EventLog:

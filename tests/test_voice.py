@@ -6,6 +6,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,11 +17,13 @@ from websockets.asyncio.client import connect
 from gateway.app import create_app
 from tests.audio_support import (
     EventLog,
+    Microphone,
     load_wav,
     resample,
     silence,
     spoken_reply,
     stream_audio,
+    synthesized,
     white_noise,
 )
 from tests.fakes.llm_servers import FakeLLMServer, Script
@@ -514,3 +517,75 @@ async def test_the_opening_line_is_spoken_before_the_first_turn_and_not_stored(v
             == response.json()["opening_line"].replace(" ", ""))
         await log.close()
     assert {s["data"]["turn"] for s in log.of_type("tts_sentence")} == {0}
+
+
+# ---------------------------------------------------------------- talking over a reply
+
+def _not_paused(log: EventLog) -> bool:
+    return len(log.of_type("tts_pause")) == len(log.of_type("tts_resume"))
+
+
+BACKCHANNELS = {"en": ["Yeah.", "Right.", "Okay.", "I see.", "Sure.", "Yep.", "Got it.",
+                       "Uh-huh.", "Hmm."],
+                "ko": ["네.", "응.", "아, 네."]}
+
+
+async def test_backchannels_and_a_cough_do_not_stop_the_reply(voice) -> None:
+    """Twelve acknowledgements (Piper and espeak-ng) and a cough-like burst over a reply:
+    each pauses it at most (tts_pause), then it resumes (tts_resume); none cuts it or makes
+    a turn."""
+    base, llm = voice
+    llm.script = Script(chunks=LONG_REPLY)
+    sounds = 0
+    for language, words in BACKCHANNELS.items():
+        sid = new_session(base, language)
+        async with connect(ws_url(base, sid), max_size=None) as ws:
+            log = EventLog(ws)
+            await send(ws, "audio_config", sample_rate=16000)
+            await send(ws, "request_ai_response", message="Tell me a long story")
+            await log.wait_for("tts_begin")
+            clips = [await synthesized(word, language) for word in words]
+            if language == "en":
+                clips.append(white_noise(0.25, amplitude=6000))  # a cough-like burst
+            microphone = Microphone(ws)
+            for clip in clips:
+                microphone.say(clip)
+                await microphone.said()
+                await asyncio.sleep(0.3)
+                await log.wait_until(partial(_not_paused, log), timeout=15)
+                sounds += 1
+            await microphone.close()
+            assert not log.of_type("tts_end"), f"a backchannel stopped the reply ({language})"
+            assert log.of_type("tts_pause"), "the speech over the reply was not heard"
+            assert all(r["data"]["false_interruption"] for r in log.of_type("tts_resume"))
+            await send(ws, "interrupt")
+            await log.wait_for("tts_end")
+            await log.close()
+        turns = (await settled_turns(base, sid))["turns"]
+        assert len(turns) == 1 and turns[0]["end_reason"] == "interrupted"  # no turn of theirs
+    assert sounds >= 13
+    assert 'parley_turn_events_total{event="false_interruptions"}' in httpx.get(
+        f"{base}/metrics").text
+
+
+@pytest.mark.parametrize("words", ["Wait.", "Hold on.", "No, no."])
+async def test_a_short_real_interruption_stops_the_reply(voice, words) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=LONG_REPLY)
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        await send(ws, "request_ai_response", message="Tell me a long story")
+        await log.wait_for("tts_begin")
+        await asyncio.sleep(1.0)
+        microphone = Microphone(ws)
+        microphone.say(await synthesized(words, "en"))
+        [end] = await log.wait_for("tts_end")
+        await log.wait_for("ai_stream_complete", 2)  # and their words were answered
+        await microphone.close()
+        await log.close()
+    assert end["data"]["interrupted"] is True
+    assert log.events.index(log.of_type("tts_pause")[0]) < log.events.index(end)
+    turns = (await settled_turns(base, sid))["turns"]
+    assert turns[0]["end_reason"] == "barge_in" and len(turns) == 2
