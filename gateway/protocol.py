@@ -110,6 +110,20 @@ class TTSSpoken(_Event):
     data: TTSSpokenData
 
 
+class SpeechEndTruthData(_Data):
+    stream_ms: int = Field(ge=0, le=86_400_000,
+                           description="Where the user's words really end, in the session's "
+                                       "audio stream (ms)")
+
+
+class SpeechEndTruth(_Event):
+    """For benchmarks and tests: where speech really ends (e.g. annotated in a clip). The
+    turn holding it reports `speech_end_late_ms` in `turn_metrics`."""
+
+    type: Literal["speech_end_truth"]
+    data: SpeechEndTruthData
+
+
 class SessionStartData(_Data):
     scenario: str = Field("counseling", pattern=r"^[A-Za-z0-9_-]{1,64}$",
                           description="A scenario id from GET /scenarios")
@@ -132,13 +146,13 @@ class SessionEnd(_Event):
 
 ClientMessage = Annotated[
     RequestAIResponse | EmotionUpdate | VadMetrics | AudioConfig | Interrupt | SessionStart
-    | SessionEnd | TTSSpoken,
+    | SessionEnd | TTSSpoken | SpeechEndTruth,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[_Event]] = {
     cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
     for cls in (RequestAIResponse, EmotionUpdate, VadMetrics, AudioConfig, Interrupt, SessionStart,
-                SessionEnd, TTSSpoken)
+                SessionEnd, TTSSpoken, SpeechEndTruth)
 }
 
 # ---------------------------------------------------------------- gateway -> client
@@ -336,6 +350,17 @@ class TurnMetricsData(_Data):
         None, description="User's last voiced frame received -> first reply audio byte sent")
     stt_ms: float | None = None
     speculative_hit: bool | None = None
+    speech_end_late_ms: float | None = Field(
+        None, description="Detected end of speech minus where it really ended, when the client "
+                          "said so (`speech_end_truth`); positive: late")
+    turn_end: Literal["complete", "incomplete", "unknown"] | None = Field(
+        None, description="How finished the utterance sounded (the semantic end of turn)")
+    preemptive: bool | None = Field(
+        None, description="The reply was started on the speculative transcript, before the end "
+                          "of turn was confirmed")
+    preemptive_discarded: int | None = Field(
+        None, description="Preemptive replies thrown away before this one (the user went on, "
+                          "or the final transcript differed)")
 
 
 class TurnMetrics(_Event):

@@ -76,6 +76,9 @@ class VoiceTurn:
     transcript_at: float
     speculative_hit: bool
     voiced: tuple[tuple[int, int], ...] = ()  # VAD voiced stretches, stream ms
+    start_ms: int = 0   # where the utterance's speech starts and ends in the stream
+    end_ms: int = 0
+    turn_end: str | None = None  # the semantic end of turn's verdict, if it gave one
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ class Listening:
 
     def _speculate(self, event: SpeechPaused) -> None:
         self._drop_speculation()
+        self.last_verdict = None
         if self._refusal(event.audio) is not None:
             return
         assert self.stt is not None
@@ -254,7 +255,7 @@ class Listening:
                      transcript.stt_ms, hit, preview(transcript.text))
             await self._post(TranscriptReady(VoiceTurn(
                 transcript, self._arrival_of(event.end_ms), endpoint_at, transcript_at, hit,
-                event.voiced)))
+                event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None)))
 
     async def aclose(self) -> None:
         self._drop_speculation()

@@ -73,6 +73,7 @@ class SessionOwner(TurnHandling):
         self.opening_spoken = False
         self.opening_audio_ms = 0.0
         self.interjection = False  # the user is talking over a reply, which is paused
+        self.speech_truths: deque[int] = deque(maxlen=64)  # speech_end_truth, stream ms
         self.current: Turn | None = None
         self._awaiting_feedback: dict[int, Turn] = {}
         self._reports: list[asyncio.Future[dict[str, Any]]] = []
@@ -300,6 +301,8 @@ class SessionOwner(TurnHandling):
                     await self._speak_opening()
         elif isinstance(message, p.TTSSpoken):
             await self._tts_spoken(message.data)
+        elif isinstance(message, p.SpeechEndTruth):
+            self.speech_truths.append(message.data.stream_ms)
         # vad_metrics: the browser's own figures; accepted and ignored.
 
     async def _audio_frame(self, data: bytes) -> None:

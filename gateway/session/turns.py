@@ -71,6 +71,7 @@ class TurnHandling:
         opening_spoken: bool
         opening_audio_ms: float
         interjection: bool
+        speech_truths: deque[int]
         inbox: asyncio.Queue[ev.Message]
         _awaiting_feedback: dict[int, Turn]
         _feedback_tasks: set[asyncio.Task[Any]]
@@ -464,6 +465,11 @@ class TurnHandling:
         if turn.feedback is not None:
             await self._send(p.FeedbackEvent(data=p.FeedbackData(turn=turn.seq, **turn.feedback)))
 
+    def _speech_end_late(self, voice: ev.VoiceTurn) -> float | None:
+        """Detected end of speech minus the client's truth inside this utterance, if any."""
+        truths = [t for t in self.speech_truths if voice.start_ms <= t <= voice.end_ms + 3000]
+        return float(voice.end_ms - truths[-1]) if truths else None
+
     async def _report_metrics(self, turn: Turn) -> dict[str, float]:
         """Per-stage latency: sent as `turn_metrics` for voice turns, exported; returned to be
         stored with the turn."""
@@ -480,9 +486,11 @@ class TurnHandling:
                                                              turn.first_audio_at),
                 "voice_to_voice_ms": _ms_between(voice.speech_end_at, turn.first_audio_at),
                 "stt_ms": voice.transcript.stt_ms,
+                "speech_end_late_ms": self._speech_end_late(voice),
             }
             await self._send(p.TurnMetrics(data=p.TurnMetricsData(
-                turn=turn.seq, speculative_hit=voice.speculative_hit, **figures)))
+                turn=turn.seq, speculative_hit=voice.speculative_hit,
+                turn_end=voice.turn_end, **figures)))
         self.services.metrics.observe_ms(figures)
         return {k: v for k, v in figures.items() if v is not None}
 
