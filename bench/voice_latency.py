@@ -96,8 +96,12 @@ async def one_run(base: str, audio: np.ndarray, true_end_s: float) -> dict[str, 
                 end_sent = time.perf_counter()
                 premature = len(log.of_type("ai_stream_begin"))
             await asyncio.sleep(max(0.0, started + (index + 1) * 0.02 - loop.time()))
-        await log.wait_until(lambda: len(log.of_type("tts_begin"))
-                             >= len(log.of_type("ai_stream_begin")) >= 1, timeout=30)
+        def answered() -> bool:  # the last turn's reply has begun to sound
+            turns = [e["data"]["turn"] for e in log.of_type("ai_stream_begin")]
+            return bool(turns) and any(b["data"]["turn"] == turns[-1]
+                                       for b in log.of_type("tts_begin"))
+
+        await log.wait_until(answered, timeout=30)
         await log.settle(0.5)
         begin = log.of_type("tts_begin")[-1]
         first_audio = log.first_audio_arrival(begin)
@@ -193,8 +197,11 @@ def main() -> None:
     parser.add_argument("--delays", default="0,400", help="LLM first-token delays, ms")
     parser.add_argument("--no-peer", action="store_true", help="skip Pipecat")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                        help="a gateway setting for this run, e.g. STT_SEGMENT_PAUSE_MS=0")
     args = parser.parse_args()
     result: dict[str, Any] = {"benchmark": "voice_latency", "passes": args.passes,
+                              "settings": args.set,
                               "reference": "the annotated end of speech (bench/clips.py)",
                               "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,7 +240,8 @@ def run_delay(args: argparse.Namespace, delay: int, wavs: dict[tuple[str, str], 
                "MAX_AI_REQUESTS_PER_MINUTE": "100000",
                "MAX_AI_REQUESTS_PER_MINUTE_PER_USER": "1000000",
                "MAX_NEW_SESSIONS_PER_USER_PER_HOUR": "1000000", "STT_PRELOAD": "en",
-               "LOG_LEVEL": "warning", "PARLEY_DATA_DIR": str(tmp / "data")}
+               "LOG_LEVEL": "warning", "PARLEY_DATA_DIR": str(tmp / "data"),
+               **dict(item.split("=", 1) for item in args.set)}
         with gateway(env) as base:
             asyncio.run(one_run(base, wavs[CASES[0]], TRUE_END_S[CASES[0][0]]))  # warm-up
             for name, kind in CASES:

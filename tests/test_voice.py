@@ -97,13 +97,16 @@ async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None
     llm.script = Script(chunks=["I hear you. ", "That is a famous line. ", "What does it mean to you?"])
     audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.0)])
     sid, log = await talk(base, audio, realtime=1.0, wait_for=None, until=lambda log: any(
-        e["data"]["turn"] == 1 for e in log.of_type("turn_metrics")))
-    await log.settle(1.0)
+        e["data"]["turn"] == len(log.of_type("transcript")) for e in log.of_type("turn_metrics"))
+        and log.of_type("tts_end"))
+    await log.settle(1.5)
     # Kennedy pauses 1.16 s after "And so, my fellow Americans" and 0.84 s after "ask not":
     # the speculative transcripts there sound unfinished (a short "And so ..." preamble, a
-    # trailing "..."), so the semantic end of turn waits: no premature reply, one turn.
+    # trailing "..."), so the semantic end of turn waits: no reply before "what your country
+    # can do for you" has been said (after it, a 0.5 s pause ends a finished sentence).
     transcripts = [e["data"] for e in log.of_type("transcript")]
-    assert len(transcripts) == 1
+    assert 1 <= len(transcripts) <= 2
+    assert "what your country can do for you" in words_of(transcripts[0]["text"])
     spoken = " ".join(words_of(t["text"]) for t in transcripts)
     assert "ask not what your country can do for you" in spoken.replace("asked", "ask"), spoken
     assert all(t["language"] == "en" and t["stt_ms"] > 0 for t in transcripts)
@@ -124,7 +127,7 @@ async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None
     samples = np.frombuffer(pcm, dtype="<i2")
     assert np.abs(samples).max() > 1000  # speech, not silence
     metrics = log.of_type("turn_metrics")[-1]["data"]
-    assert metrics["turn"] == 1 and metrics["speculative_hit"] in (True, False)
+    assert metrics["turn"] == len(transcripts) and metrics["speculative_hit"] in (True, False)
     for key in ("voice_to_voice_ms", "endpoint_to_transcript_ms", "transcript_to_first_token_ms",
                 "first_token_to_first_audio_ms", "stt_ms"):
         assert metrics[key] is not None and metrics[key] >= 0, key
@@ -589,3 +592,60 @@ async def test_a_short_real_interruption_stops_the_reply(voice, words) -> None:
     assert log.events.index(log.of_type("tts_pause")[0]) < log.events.index(end)
     turns = (await settled_turns(base, sid))["turns"]
     assert turns[0]["end_reason"] == "barge_in" and len(turns) == 2
+
+
+# ---------------------------------------------------------------- preemptive replies
+
+
+def _chat_requests(llm: FakeLLMServer) -> list[dict[str, Any]]:
+    return [r for r in llm.requests if r["api"] == "openai"]
+
+
+async def test_the_reply_starts_on_the_speculative_transcript(voice) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["I see. ", "Tell me more."])
+    before = len(_chat_requests(llm))
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        microphone = Microphone(ws)
+        microphone.say(load_wav("piper_en_2.wav"))
+        [metrics] = await log.wait_for("turn_metrics", timeout=60)
+        await microphone.close()
+        await log.close()
+    assert metrics["data"]["preemptive"] is True and metrics["data"]["turn_end"] == "complete"
+    assert metrics["data"]["preemptive_discarded"] == 0
+    assert len(_chat_requests(llm)) - before == 1  # the one attempt was used
+
+
+async def test_a_preemptive_reply_the_user_talks_past_is_never_sent_stored_or_counted(
+        gateway, fake_llm, models_dir) -> None:
+    """A finished-sounding sentence, a pause the turn waits through (EOT_COMPLETE_MS 1.5 s),
+    and then more: the reply started in the pause is thrown away; the turn that follows is
+    answered once, and the rate limit (one request a minute) never saw the discarded one."""
+    llm, url = fake_llm
+    llm.script = Script(chunks=["Okay. ", "Go on."])
+    base = gateway(llm_provider="openai", openai_api_key="sk-test",
+                   openai_base_url=f"{url}/v1", stt_provider="whisper", tts_provider="local",
+                   eot_complete_ms=1500, max_ai_requests_per_minute=1)
+    wait_until_engines_ready(base)
+    sid = new_session(base)
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", sample_rate=16000)
+        microphone = Microphone(ws)
+        microphone.say(np.concatenate([load_wav("piper_en_2.wav"), silence(0.9),
+                                       load_wav("piper_en_1.wav")]))
+        [metrics] = await log.wait_for("turn_metrics", timeout=90)
+        await log.settle(1.0)
+        await microphone.close()
+        await log.close()
+    assert len(log.of_type("ai_stream_begin")) == 1 and not log.of_type("ai_stream_error")
+    assert metrics["data"]["preemptive_discarded"] >= 1
+    assert len(_chat_requests(llm)) == 1 + metrics["data"]["preemptive_discarded"]
+    [turn] = (await settled_turns(base, sid))["turns"]
+    assert "deadline" in turn["user_message"] and "strength" in turn["user_message"]
+    assert turn["ai_reply"] == "Okay. Go on." and turn["status"] == "complete"
+    exported = httpx.get(f"{base}/metrics").text
+    assert 'parley_turn_events_total{event="preemptive_discarded"}' in exported

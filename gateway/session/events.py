@@ -87,6 +87,14 @@ class TranscriptReady:
 
 
 @dataclass(frozen=True)
+class TranscriptSpeculated:
+    """The speculative transcript of an utterance that may be over (its end of turn is not
+    confirmed yet): the owner may start the reply on it, holding it back."""
+
+    transcript: Transcript
+
+
+@dataclass(frozen=True)
 class UtteranceIgnored:
     """An utterance that makes no turn: no words in it, or only room tone."""
 
@@ -184,5 +192,6 @@ class Idle:
 
 
 Message = (Attach | Detach | TextFrame | AudioFrame | EndRequested | LeaseLost | Shutdown
-           | TranscriptReady | UtteranceIgnored | ListeningFailed | ReplyText | ReplyDone | ReplyFailed
+           | TranscriptReady | TranscriptSpeculated | UtteranceIgnored | ListeningFailed
+           | ReplyText | ReplyDone | ReplyFailed
            | SpeechAudio | SpeechSentence | SpeechDone | SpeechFailed | FeedbackReady | ReportReady | Idle)

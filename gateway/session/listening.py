@@ -42,6 +42,7 @@ from gateway.session.events import (
     ListeningFailed,
     Message,
     TranscriptReady,
+    TranscriptSpeculated,
     UtteranceIgnored,
     VoiceTurn,
 )
@@ -52,6 +53,12 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 1024 * 1024
 INLINE_FRAMES = 25  # up to 0.5 s of audio is processed on the loop; more goes to a thread
 STT_BURST_S = 8.0   # recognition time a session may spend before its audio has earned it
+
+
+class _Refused(Exception):
+    def __init__(self, failure: ListeningFailed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class AudioRejected(Exception):
@@ -65,8 +72,27 @@ class AudioRejected(Exception):
 
 @dataclass
 class _Speculation:
+    """A transcription of the utterance's audio from `start_samples` to `audio_samples`."""
+
     audio_samples: int
     task: asyncio.Task[Transcript]
+    start_samples: int = 0
+    speech_end_ms: int = 0
+
+
+def merge(parts: list[Transcript]) -> Transcript:
+    """One utterance's transcript from those of its segments, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    words = tuple(w for part in parts for w in part.words)
+    spoken = [part for part in parts if part.words]
+    return Transcript(
+        text=" ".join(part.text for part in parts if part.text),
+        start_ms=spoken[0].start_ms if spoken else parts[0].start_ms,
+        end_ms=spoken[-1].end_ms if spoken else parts[-1].end_ms,
+        words=words, language=parts[-1].language or parts[0].language,
+        stt_ms=parts[-1].stt_ms,  # what the turn waited for: the last segment
+        engine=parts[-1].engine)
 
 
 
@@ -96,6 +122,11 @@ class Listening:
         self._frames = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)  # (frame count, time)
         self._speculation: _Speculation | None = None
+        # Segments of the utterance in progress already transcribed, up to pauses of at
+        # least STT_SEGMENT_PAUSE_MS: at the end only the rest is, so long turns end as fast
+        # as short ones.
+        self._segments: list[_Speculation] = []
+        self._segment_pause_ms = settings.stt_segment_pause_ms
         self._in_order = asyncio.Lock()  # transcripts become turns in the order spoken
         self._tasks: set[asyncio.Task[None]] = set()
         self._budget_ratio = settings.stt_budget_ratio
@@ -126,7 +157,7 @@ class Listening:
             if isinstance(event, SpeechPaused):
                 self._speculate(event)
             elif isinstance(event, SpeechResumed):
-                self._drop_speculation()
+                self._speech_resumed(event)
             elif isinstance(event, SpeechStopped):
                 self._finalize_later(event)
         return events
@@ -165,17 +196,41 @@ class Listening:
                 f"{self.audio_seconds:.1f} s of audio; the utterance was not transcribed")
         return None
 
+    def _speech_resumed(self, event: SpeechResumed) -> None:
+        """Speech goes on after a pause: a long pause keeps what was transcribed up to it as
+        a segment of the utterance; after a short one it is thrown away."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return
+        if self._segment_pause_ms and \
+                event.stream_ms - speculation.speech_end_ms >= self._segment_pause_ms:
+            self._segments.append(speculation)
+        else:
+            abandon(speculation.task)
+
+    def _context(self) -> str:
+        """What the kept segments said (those transcribed by now), as the next one's prompt."""
+        return " ".join(s.task.result().text for s in self._segments
+                        if s.task.done() and not s.task.cancelled()
+                        and s.task.exception() is None)
+
+    def _committed_samples(self) -> int:
+        return self._segments[-1].audio_samples if self._segments else 0
+
     def _speculate(self, event: SpeechPaused) -> None:
         self._drop_speculation()
         self.last_verdict = None
-        if self._refusal(event.audio) is not None:
+        start = self._committed_samples()
+        audio = event.audio[start:]
+        if self._refusal(audio) is not None:
             return
         assert self.stt is not None
         task = asyncio.create_task(self.stt.transcribe(
-            event.audio, language=self.language, offset_ms=event.audio_start_ms,
-            speech_end_ms=event.speech_end_ms))
+            audio, language=self.language,
+            offset_ms=event.audio_start_ms + start * 1000 // PIPELINE_RATE,
+            speech_end_ms=event.speech_end_ms, context=self._context()))
         task.add_done_callback(self._count_spent)
-        self._speculation = _Speculation(len(event.audio), task)
+        self._speculation = _Speculation(len(event.audio), task, start, event.speech_end_ms)
         if self._turn_end is not None:
             if self._live():
                 # The reply needs this transcript anyway: the turn does not end before it
@@ -183,6 +238,9 @@ class Listening:
                 # A recording sent faster than real time is split by silence alone.
                 self._detector.endpointer.require_silence(self._turn_end.incomplete_ms)
             task.add_done_callback(self._judge_turn_end)
+
+    async def _say(self, message: Message) -> None:
+        await self._post(message)
 
     def _live(self) -> bool:
         """Is the audio arriving about as fast as it plays (a microphone, not a file)?"""
@@ -198,7 +256,16 @@ class Listening:
                 or self._speculation.task is not task:
             return  # speech resumed: that utterance goes on
         failed = task.cancelled() or task.exception() is not None
-        verdict = "unknown" if failed else classify(task.result().text, self.language)
+        verdict: TurnEnd = "unknown"
+        if not failed:
+            done = [s.task.result() for s in self._segments
+                    if s.task.done() and not s.task.cancelled() and s.task.exception() is None]
+            transcript = merge([*done, task.result()])
+            verdict = classify(transcript.text, self.language)
+            if verdict != "incomplete" and transcript.text:
+                posting = asyncio.create_task(self._say(TranscriptSpeculated(transcript)))
+                self._tasks.add(posting)
+                posting.add_done_callback(self._tasks.discard)
         self.last_verdict = verdict
         self._detector.endpointer.require_silence(self._turn_end.silence_ms(verdict))
 
@@ -211,38 +278,39 @@ class Listening:
             abandon(self._speculation.task)  # the worker finishes; its result is ignored
             self._speculation = None
 
+    def _drop_segments(self) -> None:
+        for segment in self._segments:
+            abandon(segment.task)
+        self._segments = []
+
     def _finalize_later(self, event: SpeechStopped) -> None:
         speculation, self._speculation = self._speculation, None
-        task = asyncio.create_task(self._finalize(event, speculation, time.perf_counter()))
+        segments, self._segments = self._segments, []
+        task = asyncio.create_task(self._finalize(event, speculation, segments,
+                                                  time.perf_counter()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _finalize(self, event: SpeechStopped, speculation: _Speculation | None,
-                        endpoint_at: float) -> None:
+                        segments: list[_Speculation], endpoint_at: float) -> None:
         async with self._in_order:
             if event.speech_ms == 0 and event.reason == "silence":
-                if speculation is not None:
-                    abandon(speculation.task)
+                for unused in [*segments, *([speculation] if speculation else [])]:
+                    abandon(unused.task)
                 log.info("utterance at %d ms was not speech (room tone)", event.start_ms)
                 await self._post(UtteranceIgnored("no speech"))
                 return
             hit = speculation is not None and speculation.audio_samples == len(event.audio)
             if not hit and speculation is not None:
                 abandon(speculation.task)
-            if not hit and (refused := self._refusal(event.audio)) is not None:
-                log.info("utterance at %d ms not transcribed: %s", event.start_ms, refused.code)
-                await self._post(refused)
-                return
-            assert self.stt is not None
             try:
-                if hit:
-                    assert speculation is not None
-                    transcript = await speculation.task
-                else:
-                    transcript = await self.stt.transcribe(
-                        event.audio, language=self.language, offset_ms=event.audio_start_ms,
-                        speech_end_ms=event.end_ms)
-                    self._stt_spent_s += transcript.stt_ms / 1000
+                transcript = await self._transcript(event, speculation if hit else None,
+                                                    segments)
+            except _Refused as refused:
+                log.info("utterance at %d ms not transcribed: %s", event.start_ms,
+                         refused.failure.code)
+                await self._post(refused.failure)
+                return
             except STTError as error:
                 await self._post(ListeningFailed(error.code, str(error)))
                 return
@@ -257,7 +325,36 @@ class Listening:
                 transcript, self._arrival_of(event.end_ms), endpoint_at, transcript_at, hit,
                 event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None)))
 
+    async def _transcript(self, event: SpeechStopped, speculation: _Speculation | None,
+                          segments: list[_Speculation]) -> Transcript:
+        """The utterance's words: its kept segments' and the rest's (the speculation's when
+        it holds exactly the final audio); the whole utterance again if a segment failed."""
+        parts: list[Transcript] = []
+        for segment in segments:
+            try:
+                parts.append(await segment.task)
+            except (STTError, asyncio.CancelledError):
+                for unused in segments:
+                    abandon(unused.task)
+                parts, segments = [], []
+                break
+        start = segments[-1].audio_samples if segments else 0
+        if speculation is not None and speculation.start_samples == start:
+            parts.append(await speculation.task)
+            return merge(parts)
+        audio = event.audio[start:]
+        if (refused := self._refusal(audio)) is not None:
+            raise _Refused(refused)
+        assert self.stt is not None
+        rest = await self.stt.transcribe(
+            audio, language=self.language,
+            offset_ms=event.audio_start_ms + start * 1000 // PIPELINE_RATE,
+            speech_end_ms=event.end_ms, context=" ".join(part.text for part in parts))
+        self._stt_spent_s += rest.stt_ms / 1000
+        return merge([*parts, rest])
+
     async def aclose(self) -> None:
+        self._drop_segments()
         self._drop_speculation()
         for task in list(self._tasks):
             task.cancel()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from audio.turn_end import is_backchannel
-from audio.vad import SpeechConfirmed, SpeechStarted, SpeechStopped, VADEvent
+from audio.vad import SpeechConfirmed, SpeechResumed, SpeechStarted, SpeechStopped, VADEvent
 from gateway import protocol as p
 from gateway.counterpart import Counterpart
 from gateway.scoring import generate_report
@@ -30,7 +30,7 @@ from gateway.session.connection import Connection
 from gateway.session.journal import Journal
 from gateway.session.listening import AudioRejected, Listening
 from gateway.session.speaking import Speaker
-from gateway.session.turn import Turn
+from gateway.session.turn import Preemption, Turn
 from gateway.session.turns import TurnHandling
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import OwnerWrites
@@ -74,6 +74,10 @@ class SessionOwner(TurnHandling):
         self.opening_audio_ms = 0.0
         self.interjection = False  # the user is talking over a reply, which is paused
         self.speech_truths: deque[int] = deque(maxlen=64)  # speech_end_truth, stream ms
+        self.preemption: Preemption | None = None  # a reply started before the end of turn
+        self.preemption_keys = 0       # preemptions are keyed -1, -2, ... (turns: 1, 2, ...)
+        self.preemptions_discarded = 0  # since the last turn
+        self.staged_aliases: dict[int, int] = {}  # adopted preemption key -> turn seq
         self.current: Turn | None = None
         self._awaiting_feedback: dict[int, Turn] = {}
         self._reports: list[asyncio.Future[dict[str, Any]]] = []
@@ -138,14 +142,21 @@ class SessionOwner(TurnHandling):
             case ev.TranscriptReady(voice):
                 await self._transcript(voice)
             case ev.ListeningFailed(code, reason):
+                await self._discard()
                 await self._error(code, reason)
                 await self._resume_speech()
             case ev.UtteranceIgnored():
+                await self._discard()
                 await self._resume_speech()
+            case (ev.ReplyText() | ev.ReplyDone() | ev.ReplyFailed() | ev.SpeechAudio()
+                  | ev.SpeechSentence() | ev.SpeechDone() | ev.SpeechFailed()) if message.seq < 0:
+                await self._staged(message)
             case ev.ReplyText() | ev.ReplyDone() | ev.ReplyFailed():
                 await self._reply_event(message)
             case ev.SpeechAudio() | ev.SpeechSentence() | ev.SpeechDone() | ev.SpeechFailed():
                 await self._speech_event(message)
+            case ev.TranscriptSpeculated(transcript):
+                await self._preempt(transcript)
             case ev.FeedbackReady(seq, result):
                 await self._feedback_ready(seq, result)
             case ev.EndRequested(answer):
@@ -331,6 +342,8 @@ class SessionOwner(TurnHandling):
                 await self._cut("barge_in")
             else:
                 await self._pause_speech()  # until it is clear whether this is a turn
+        elif isinstance(event, SpeechResumed):
+            await self._discard()  # they went on speaking
         elif isinstance(event, SpeechConfirmed):
             if self.interjection:
                 await self._cut("barge_in")  # more than a backchannel

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.session.events import VoiceTurn
+from gateway.session.events import ReplyDone, ReplyFailed, VoiceTurn
 from gateway.session.replying import Replying
 from gateway.session.speaking import Speaker
 from gateway.storage.store import TurnSource
@@ -43,6 +43,8 @@ class Turn:
     feedback_started: bool = False
     feedback_ready: bool = False
     feedback_sent: bool = False
+    preemptive: bool = False       # its reply was started before the end of turn
+    preemptive_discarded: int = 0  # attempts thrown away before it
 
     @property
     def text(self) -> str:
@@ -56,3 +58,17 @@ class Turn:
     @property
     def utterance_id(self) -> str:
         return f"turn-{self.seq}"
+
+
+@dataclass
+class Preemption:
+    """A reply started on a speculative transcript and held back: nothing of it is sent,
+    stored, counted or heard until the end of turn confirms the same words."""
+
+    key: int            # negative: its stages' events are told apart from turns'
+    text: str
+    emotion: str
+    replying: Replying
+    speaking: Speaker | None
+    parts: list[str] = field(default_factory=list)
+    outcome: ReplyDone | ReplyFailed | None = None

@@ -9,6 +9,7 @@ state has one home); they run only inside the owner's task.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from datetime import datetime
@@ -22,7 +23,7 @@ from gateway.session import events as ev
 from gateway.session.replying import Replying
 from gateway.session.speaking import BrowserSpeaking, Speaker, Speaking
 from gateway.session.tasks import abandon
-from gateway.session.turn import Turn
+from gateway.session.turn import Preemption, Turn
 from gateway.storage.store import TurnSource, TurnStatus
 from scenarios.safety import RiskAssessment, assess_risk, safety_reply
 
@@ -71,6 +72,10 @@ class TurnHandling:
         opening_spoken: bool
         opening_audio_ms: float
         interjection: bool
+        preemption: Preemption | None
+        preemption_keys: int
+        preemptions_discarded: int
+        staged_aliases: dict[int, int]
         speech_truths: deque[int]
         inbox: asyncio.Queue[ev.Message]
         _awaiting_feedback: dict[int, Turn]
@@ -81,6 +86,8 @@ class TurnHandling:
         def session_id(self) -> str: ...
         @property
         def ended(self) -> bool: ...
+        @property
+        def busy(self) -> bool: ...
         async def post(self, message: ev.Message) -> None: ...
         async def _send(self, event: p._Event) -> None: ...
         async def _error(self, code: str, reason: str) -> None: ...
@@ -110,7 +117,13 @@ class TurnHandling:
 
     async def _accept(self, message: str, emotion: str, source: TurnSource,
                       client_timestamp: datetime | None, voice: ev.VoiceTurn | None = None) -> None:
-        """Take a user turn: cut any reply in progress, record the turn, start its reply."""
+        """Take a user turn: cut any reply in progress, record the turn, start its reply (or
+        adopt the one started on the same words before the end of turn was confirmed)."""
+        preemption, self.preemption = self.preemption, None
+        if preemption is not None and (voice is None or preemption.text != message
+                                       or preemption.emotion != emotion):
+            await self._discard(preemption)
+            preemption = None
         risk = assess_risk(message)
         # The scenario is read while the limits are checked: both are off the model's path.
         scenario = asyncio.create_task(self.counterpart.scenario())
@@ -118,15 +131,21 @@ class TurnHandling:
             await self._check(message, risk)
         except TurnRejected as rejected:
             abandon(scenario)
+            if preemption is not None:
+                await self._discard(preemption)
             await self._turn_error(rejected.code, rejected.reason)
             return
         await self._cut("superseded")
         self.turn_count += 1
         seq = self.turn_count
         speech = speech_record(voice.transcript, voice.voiced) if voice else None
-        turn = Turn(seq, message, emotion, source, Replying(seq, self.post),
+        turn = Turn(seq, message, emotion, source,
+                    preemption.replying if preemption else Replying(seq, self.post),
                     client_timestamp=client_timestamp, voice=voice, speech=speech,
-                    accepted_at=voice.transcript_at if voice else time.perf_counter())
+                    accepted_at=voice.transcript_at if voice else time.perf_counter(),
+                    preemptive=preemption is not None,
+                    preemptive_discarded=self.preemptions_discarded)
+        self.preemptions_discarded = 0
         self.journal.put(f"turn {seq}", lambda: self.writes.insert_turn(
             seq, message, emotion=emotion, source=source, client_timestamp=client_timestamp,
             speech=speech))
@@ -141,6 +160,10 @@ class TurnHandling:
             await self._send(p.Escalation(data=p.EscalationData(reason=risk.reason,
                                                                priority=risk.priority)))
         await self._send(p.AIStreamBegin(data=p.TurnRef(turn=seq)))
+        if preemption is not None:
+            abandon(scenario)
+            await self._adopt(turn, preemption)
+            return
         turn.speaking = self._speaking_for(seq)
         if risk is not None:
             abandon(scenario)
@@ -154,18 +177,92 @@ class TurnHandling:
     def _voice(self) -> VoiceChoice:
         return self.services.speech.voice_for(self.record.language, self.browser_voices)
 
-    def _speaking_for(self, seq: int) -> Speaker | None:
+    # ------------------------------------------------------------ preemptive replies
+
+    async def _preempt(self, transcript: ev.Transcript) -> None:
+        """The utterance may be over: start the reply on its speculative transcript, held
+        back (not sent, stored, counted or heard) until the end of turn confirms it."""
+        settings = self.services.settings
+        text = transcript.text
+        if (not settings.preemptive_replies or self.interjection or self.busy or self.ended
+                or self.counterpart.on_hold or self.preemptions_discarded
+                >= settings.preemptive_max_attempts or not text.strip()
+                or len(text) > settings.max_message_chars or assess_risk(text) is not None):
+            return
+        if self.preemption is not None:
+            if self.preemption.text == text:
+                return
+            await self._discard(self.preemption)
+        self.preemption_keys -= 1
+        key = self.preemption_keys
+        replying = Replying(key, self.post)
+        self.preemption = Preemption(key, text, self.emotion, replying,
+                                     self._speaking_for(key, held=True))
+        self.services.metrics.count("preemptive_replies")
+        replying.start_model(self.services.llm, self.counterpart,
+                             asyncio.create_task(self.counterpart.scenario()),
+                             list(self.history), self.turn_count + 1 - len(self.history) <= 1,
+                             text, self.emotion, settings.llm_timeout_s)
+
+    async def _discard(self, preemption: Preemption | None = None) -> None:
+        """Throw a preemptive reply away (the user went on, or said something else)."""
+        preemption = preemption or self.preemption
+        if preemption is None:
+            return
+        if preemption is self.preemption:
+            self.preemption = None
+        await preemption.replying.cancel()
+        if preemption.speaking is not None:
+            await preemption.speaking.cancel()
+        self.preemptions_discarded += 1
+        self.services.metrics.count("preemptive_discarded")
+
+    async def _adopt(self, turn: Turn, preemption: Preemption) -> None:
+        """The end of turn confirmed the words the reply was started on: send what it has
+        so far, let its voice go, and follow it as the turn's reply from here."""
+        self.staged_aliases[preemption.key] = turn.seq
+        turn.speaking = preemption.speaking
+        for part in preemption.parts:
+            await self._emit(turn, part, feed=False)
+        if turn.speaking is not None:
+            turn.speaking.resume()
+        if preemption.outcome is not None:
+            await self._reply_event(dataclasses.replace(preemption.outcome, seq=turn.seq))
+
+    async def _staged(self, event: ev.ReplyText | ev.ReplyDone | ev.ReplyFailed | ev.SpeechAudio
+                      | ev.SpeechSentence | ev.SpeechDone | ev.SpeechFailed) -> None:
+        """An event from a preemptive reply's stages: held while it is preemptive, the
+        turn's once adopted, dropped once discarded."""
+        if (seq := self.staged_aliases.get(event.seq)) is not None:
+            event = dataclasses.replace(event, seq=seq)
+            if isinstance(event, ev.ReplyText | ev.ReplyDone | ev.ReplyFailed):
+                await self._reply_event(event)
+            else:
+                await self._speech_event(event)
+            return
+        preemption = self.preemption
+        if preemption is None or preemption.key != event.seq:
+            return
+        if isinstance(event, ev.ReplyText):
+            preemption.parts.append(event.text)
+            if preemption.speaking is not None:
+                preemption.speaking.feed(event.text)  # the first sentence is voiced, held
+        elif isinstance(event, ev.ReplyDone | ev.ReplyFailed):
+            preemption.outcome = event
+
+    def _speaking_for(self, seq: int, *, held: bool = False) -> Speaker | None:
         """A voice for the reply, when this client takes audio and a voice is available: the
         gateway's, or the page's where the gateway's is a last resort (`voice_selected`)."""
         if not self.speak_replies:
             return None
         voice = self._voice()
         if voice.mode == "browser":
-            return BrowserSpeaking(seq, self.post)
+            return BrowserSpeaking(seq, self.post, held=held)
         tts = self.services.speech.tts_for(self.record.language)
         if voice.mode == "none" or tts is None:
             return None
-        return Speaking(tts, seq, self.post, lead_ms=self.services.settings.tts_lead_ms)
+        return Speaking(tts, seq, self.post, lead_ms=self.services.settings.tts_lead_ms,
+                        held=held)
 
     async def _announce_voice(self) -> None:
         voice = self._voice()
@@ -208,7 +305,7 @@ class TurnHandling:
             turn.feedback_started = True
             self._feedback_tasks.add(self._spawn(self._feedback(turn), "feedback"))
 
-    async def _emit(self, turn: Turn, text: str) -> None:
+    async def _emit(self, turn: Turn, text: str, *, feed: bool = True) -> None:
         if turn.first_token_at is None:
             turn.first_token_at = time.perf_counter()
             turn.timings["first_chunk_ms"] = _ms(turn.first_token_at - turn.accepted_at)
@@ -216,7 +313,8 @@ class TurnHandling:
         turn.parts.append(text)
         await self._send(p.AIStreamChunk(data=p.ChunkData(chunk=text)))
         if turn.speaking is not None:
-            turn.speaking.feed(text)
+            if feed:
+                turn.speaking.feed(text)
         else:
             self._save_progress(turn)
 
@@ -407,6 +505,7 @@ class TurnHandling:
     async def _cut(self, reason: str) -> None:
         """Stop the reply in progress, if any; store it cut to what the user received."""
         self.interjection = False
+        await self._discard()
         await self._stop_opening()
         turn = self.current
         if turn is None or turn.stored:
@@ -490,7 +589,8 @@ class TurnHandling:
             }
             await self._send(p.TurnMetrics(data=p.TurnMetricsData(
                 turn=turn.seq, speculative_hit=voice.speculative_hit,
-                turn_end=voice.turn_end, **figures)))
+                turn_end=voice.turn_end, preemptive=turn.preemptive,
+                preemptive_discarded=turn.preemptive_discarded, **figures)))
         self.services.metrics.observe_ms(figures)
         return {k: v for k, v in figures.items() if v is not None}
 
