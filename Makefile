@@ -29,6 +29,7 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/text_turn.py
+	$(BIN)/python bench/end_of_speech.py
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/capacity.py

@@ -14,6 +14,7 @@ from audio.pcm import FrameAssembler, UnsupportedRate
 from audio.sentences import SentenceSplitter
 from audio.stt import WhisperSTT, max_new_tokens, window_frames
 from audio.tts import EspeakTTS, PiperTTS
+from audio.turn_end import classify, is_backchannel
 from audio.vad import (
     Endpointer,
     SpeechConfirmed,
@@ -252,3 +253,68 @@ def test_a_streamed_wav_gives_its_rate_then_its_pcm_whatever_the_pieces() -> Non
         assert (reader.sample_rate, got) == (22050, pcm)
     with pytest.raises(TTSError):
         WavStreamReader().push(b"not a wav at all")
+
+
+# ---------------------------------------------------------------- the end of speech, the end of turn
+
+
+@pytest.mark.parametrize("kind", ["quiet", "room_tone", "fan_15db"])
+@pytest.mark.parametrize("name", ["leopard_test_en_16k.wav", "jfk_16k.wav", "piper_en_all.wav"])
+def test_the_end_of_speech_is_found_where_the_words_end(name: str, kind: str) -> None:
+    """Against the annotated ends (bench/clips.py), over real room tone and fan noise at
+    15 dB SNR going on after the words: Silero's judgement, not webrtcvad's alone."""
+    from bench.clips import variant
+    from bench.end_of_speech import detected_end_ms
+
+    audio, end_s = variant(name, kind)
+    truth = round(end_s * 1000)
+    end = detected_end_ms(audio, truth, silero=True)
+    assert end is not None and -100 <= end - truth <= 150, (end, truth)
+
+
+def test_room_tone_keeps_webrtcvad_alone_from_ever_ending_the_turn() -> None:
+    """Why Silero is there: the same clip through webrtcvad alone never ends."""
+    from bench.clips import variant
+    from bench.end_of_speech import detected_end_ms
+
+    audio, end_s = variant("leopard_test_en_16k.wav", "room_tone")
+    assert detected_end_ms(audio, round(end_s * 1000), silero=False) is None
+
+
+@pytest.mark.parametrize(("text", "language", "verdict"), [
+    ("Mr. Quilter is the apostle of the middle classes.", "en", "complete"),
+    ("Where are you from?", "en", "complete"),
+    ("Yes, I did.", "en", "complete"),
+    ("And so, my fellow Americans,", "en", "incomplete"),
+    ("And so am I fellow Americans.", "en", "incomplete"),   # tiny.en's hearing of it
+    ("And so my fellow Americans ask not...", "en", "incomplete"),
+    ("I led the team and", "en", "incomplete"),
+    ("I think, um", "en", "incomplete"),
+    ("I am a backend engineer", "en", "unknown"),
+    ("요즘 회사에서 스트레스를 많이 받아요.", "ko", "complete"),
+    ("그는 길 한 옆으로 걸어갔다.", "ko", "complete"),
+    ("회사에 갔는데", "ko", "incomplete"),
+    ("그래서", "ko", "incomplete"),
+    ("음", "ko", "incomplete"),
+    ("", "en", "unknown"),
+])
+def test_the_semantic_end_of_turn(text: str, language: str, verdict: str) -> None:
+    assert classify(text, language) == verdict
+
+
+@pytest.mark.parametrize(("text", "probability", "speech_ms", "backchannel"), [
+    ("Yeah.", 0.9, 400, True),
+    ("Mm-hmm.", 0.9, 500, True),
+    ("네", 0.9, 300, True),
+    ("uh-huh, right", 0.9, 700, True),
+    ("", None, 300, True),                       # a cough Whisper wrote nothing for
+    ("them.", 0.13, 400, True),                  # a guess at a hum
+    ("10", 0.8, 300, True),                      # numbers out of a murmur
+    ("이 영상은, 이 영상은, 이 영상은, 이 영상은,", 0.6, 300, True),  # more words than time
+    ("Wait.", 0.71, 400, False),
+    ("No, no.", 0.9, 600, False),
+    ("Hold on.", 0.95, 500, False),
+])
+def test_what_counts_as_a_backchannel(text: str, probability: float | None, speech_ms: int,
+                                      backchannel: bool) -> None:
+    assert is_backchannel(text, probability, speech_ms) is backchannel
