@@ -65,17 +65,22 @@ class SileroStream:
         self._context = np.zeros(CONTEXT, np.float32)
         self._pending = np.zeros(0, np.float32)
 
-    def push(self, samples: Int16Array) -> list[float]:
+    def push(self, samples: Int16Array, *, skip: bool = False) -> list[float]:
+        """`skip`: the cheap gate heard nothing in these samples; windows that end in them
+        are not run (probability 0), so silence costs next to nothing."""
         audio = np.concatenate([self._pending, samples.astype(np.float32) / 32768.0])
         probabilities = []
         whole = len(audio) // WINDOW * WINDOW
         for start in range(0, whole, WINDOW):
             window = audio[start:start + WINDOW]
-            batch = np.concatenate([self._context, window])[None, :]
-            out, self._h, self._c = self._session.run(
-                None, {"input": batch, "h": self._h, "c": self._c})
+            if skip:
+                probabilities.append(0.0)
+            else:
+                batch = np.concatenate([self._context, window])[None, :]
+                out, self._h, self._c = self._session.run(
+                    None, {"input": batch, "h": self._h, "c": self._c})
+                probabilities.append(float(np.asarray(out).reshape(-1)[0]))
             self._context = window[-CONTEXT:]
-            probabilities.append(float(np.asarray(out).reshape(-1)[0]))
         self._pending = audio[whole:]
         return probabilities
 
@@ -89,9 +94,13 @@ class SileroGate:
         self._stream = SileroStream()
         self.speaking = False
         self.probability = 0.0
+        self._heard_before = False
 
-    def push(self, frame: Int16Array) -> bool:
-        for probability in self._stream.push(frame):
+    def push(self, frame: Int16Array, gate: bool = True) -> bool:
+        """`gate`: whether the cheap per-frame gate (webrtcvad) heard anything in this frame or
+        the one before; without it the model is not run (~0.15 ms saved a window)."""
+        heard, self._heard_before = gate or self._heard_before, gate
+        for probability in self._stream.push(frame, skip=not heard):
             self.probability = probability
             if probability >= self.threshold:
                 self.speaking = True

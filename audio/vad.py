@@ -253,5 +253,5 @@ class TurnDetector:
     def push(self, frame: Int16Array) -> list[VADEvent]:
         voiced = self._vad.is_speech(frame.tobytes(), PIPELINE_RATE)
         if self._silero is not None:
-            voiced = self._silero.push(frame) and voiced  # Silero sees every frame
+            voiced = self._silero.push(frame, voiced) and voiced
         return self.endpointer.push(frame, voiced)

@@ -60,6 +60,9 @@ STAGES = ["speech_end_to_transcript_ms", "endpoint_to_transcript_ms",
           "transcript_to_first_token_ms", "first_token_to_first_audio_ms", "voice_to_voice_ms",
           "stt_ms"]
 # Pipecat's harness's reply, so both answer the same words.
+# A reply begun before this point is premature: jfk's sentence is not over before "what your
+# country can do for you" (7.70 s); elsewhere, the true end.
+PREMATURE_BEFORE_S = {"jfk_16k.wav": 7.70}
 REPLY = "That is a strong place to start. What did you learn from it? Tell me more about the team."
 CLIPS = ["jfk_16k.wav", "piper_en_1.wav", "piper_en_2.wav", "piper_en_3.wav",
          "leopard_test_en_16k.wav", "stereo_diarization_16k_left.wav", "hotwords_16k.wav"]
@@ -74,11 +77,13 @@ def summary(values: list[float]) -> dict[str, float] | None:
             "n": len(ordered)}
 
 
-async def one_run(base: str, audio: np.ndarray, true_end_s: float) -> dict[str, Any]:
+async def one_run(base: str, audio: np.ndarray, true_end_s: float,
+                  premature_before_s: float | None = None) -> dict[str, Any]:
     """Stream `audio` like a microphone; when did the reply to the last turn start to sound,
     counted from the true end of speech, and how many replies began before it?"""
     session = httpx.post(f"{base}/sessions", json={"language": "en"}).json()["session_id"]
     end_frame = int(true_end_s * 1000) // 20  # the frame holding the end of the words
+    premature_frame = int((premature_before_s or true_end_s) * 1000) // 20
     tail = np.zeros(16000 * 4, np.int16)      # then silence, as a live microphone
     frames = np.concatenate([audio, tail])
     frames = frames[: len(frames) // 320 * 320].reshape(-1, 320)
@@ -94,6 +99,7 @@ async def one_run(base: str, audio: np.ndarray, true_end_s: float) -> dict[str, 
             await ws.send(frame.astype("<i2").tobytes())
             if index == end_frame:
                 end_sent = time.perf_counter()
+            if index == premature_frame:
                 premature = len(log.of_type("ai_stream_begin"))
             await asyncio.sleep(max(0.0, started + (index + 1) * 0.02 - loop.time()))
         def answered() -> bool:  # the last turn's reply has begun to sound
@@ -110,6 +116,7 @@ async def one_run(base: str, audio: np.ndarray, true_end_s: float) -> dict[str, 
     assert end_sent is not None and first_audio is not None
     return {"v2v_ms": (first_audio - end_sent) * 1000, "premature": premature,
             "turns": len(log.of_type("transcript")), "metrics": metrics,
+            "transcripts": [e["data"]["text"] for e in log.of_type("transcript")],
             "late_ms": [m.get("speech_end_late_ms") for m in metrics]}
 
 
@@ -245,13 +252,15 @@ def run_delay(args: argparse.Namespace, delay: int, wavs: dict[tuple[str, str], 
         with gateway(env) as base:
             asyncio.run(one_run(base, wavs[CASES[0]], TRUE_END_S[CASES[0][0]]))  # warm-up
             for name, kind in CASES:
-                runs = [asyncio.run(one_run(base, wavs[(name, kind)], TRUE_END_S[name]))
+                runs = [asyncio.run(one_run(base, wavs[(name, kind)], TRUE_END_S[name],
+                                            PREMATURE_BEFORE_S.get(name)))
                         for _ in range(args.passes)]
                 metrics = [m for r in runs for m in r["metrics"] if "voice_to_voice_ms" in m]
                 out[f"{kind}/{name}"] = {
                     "parley_v2v_ms": summary([r["v2v_ms"] for r in runs]),
                     "parley_premature_replies": [r["premature"] for r in runs],
                     "parley_turns": [r["turns"] for r in runs],
+                    "parley_first_transcripts": [r["transcripts"][:1] for r in runs],
                     "parley_stages_ms": {stage: summary([m[stage] for m in metrics
                                                          if m.get(stage) is not None])
                                          for stage in STAGES},

@@ -198,10 +198,11 @@ function onEvent({type, data}) {
       if (data.code === "session_on_hold") notice(t("onHold"));
       break;
     case "speech_started":
+      $("speaking").hidden = false;
+      break;
     case "tts_pause":
       // The user talks over the reply: silence it at once. The gateway either resumes it
       // (tts_resume: a backchannel, a cough) or cuts it (tts_end, interrupted).
-      if (type === "speech_started") $("speaking").hidden = false;
       state.player?.stop();
       state.speech?.pause();
       break;
