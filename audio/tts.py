@@ -59,13 +59,24 @@ class ThreadedTTS(TTS):
 
     async def warm_up(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._load)
+        await loop.run_in_executor(self._executor, self._load_alone)
+
+    def _load_alone(self) -> None:
+        with ESPEAK_LOCK:  # defined below; loading may initialise espeak-ng
+            self._load()
 
     def _load(self) -> None:
         """Load the engine (in the worker thread)."""
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# espeak-ng keeps global state, and Piper phonemises with its own copy of it, which the
+# dynamic linker may bind to the same library `espeakng-loader` ships: a Korean sentence
+# spoken by espeak-ng while Piper phonemises English crashed the process. Every use of
+# espeak-ng, Piper's included, holds this lock.
+ESPEAK_LOCK = threading.Lock()
 
 
 class PiperTTS(ThreadedTTS):
@@ -86,9 +97,10 @@ class PiperTTS(ThreadedTTS):
             self._voice = Voice.load(self._voice_files.model, config_path=self._voice_files.config)
 
     def _synthesize_sync(self, text: str) -> Iterator[bytes]:
-        self._load()
-        for chunk in self._voice.synthesize(text):
-            yield chunk.audio_int16_bytes
+        with ESPEAK_LOCK:
+            self._load()
+            chunks = [chunk.audio_int16_bytes for chunk in self._voice.synthesize(text)]
+        yield from chunks
 
 
 # espeak-ng through the shared library that `espeakng-loader` ships (no apt package needed).
@@ -105,7 +117,7 @@ class EspeakTTS(ThreadedTTS):
 
     name = "espeak-ng"
     natural = False  # Korean comes back from Whisper at ~75 % CER (bench/voice_quality.py)
-    _library_lock = threading.Lock()  # espeak-ng keeps global state
+    _library_lock = ESPEAK_LOCK  # espeak-ng keeps global state
 
     def __init__(self, voice: str = "ko", words_per_minute: int = 165,
                  max_wait_s: float = 3.0) -> None:
