@@ -158,6 +158,12 @@ class EspeakTTS(ThreadedTTS):
     def _synthesize_sync(self, text: str) -> Iterator[bytes]:
         with self._library_lock:
             self._load()
+            # The library is one per process and keeps one callback, voice and rate: another
+            # instance (another app in the process, Piper's phonemiser) may have set its own
+            # since, and a callback of an instance since collected is a dangling pointer.
+            self._lib.espeak_SetSynthCallback(self._callback)
+            self._lib.espeak_SetVoiceByName(self.voice.encode())
+            self._lib.espeak_SetParameter(_RATE, self.words_per_minute, 0)
             self._chunks = []
             data = text.encode("utf-8")
             result = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
