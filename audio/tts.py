@@ -124,8 +124,6 @@ class EspeakTTS(ThreadedTTS):
         self.voice = voice
         self.words_per_minute = words_per_minute
         self._lib: Any = None
-        self._chunks: list[bytes] = []
-        self._callback = _SYNTH_CALLBACK(self._on_audio)
         root = package_dir("espeakng_loader")
         self._library_path = root / "libespeak-ng.so"
         self._data_path = root / "espeak-ng-data"
@@ -135,43 +133,58 @@ class EspeakTTS(ThreadedTTS):
         super().__init__(max_wait_s)
 
     def _load(self) -> None:
-        if self._lib is not None:
-            return
-        lib = ctypes.CDLL(str(self._library_path))
-        lib.espeak_Initialize.restype = ctypes.c_int
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 200,
-                                     str(self._data_path).encode(), 0)
-        if rate <= 0:
-            raise ModelUnavailable("espeak-ng failed to initialise")
-        self.sample_rate = rate
-        lib.espeak_SetSynthCallback(self._callback)
-        if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
-            raise ModelUnavailable(f"espeak-ng has no voice {self.voice!r}")
-        lib.espeak_SetParameter(_RATE, self.words_per_minute, 0)
-        self._lib = lib
-
-    def _on_audio(self, wav: Any, count: int, _events: Any) -> int:
-        if wav and count > 0:
-            self._chunks.append(ctypes.string_at(wav, count * 2))
-        return 0
+        """Under ESPEAK_LOCK: the process's one espeak-ng, initialised once."""
+        if self._lib is None:
+            lib, self.sample_rate = _espeak(self._library_path, self._data_path)
+            if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+                raise ModelUnavailable(f"espeak-ng has no voice {self.voice!r}")
+            self._lib = lib
 
     def _synthesize_sync(self, text: str) -> Iterator[bytes]:
         with self._library_lock:
             self._load()
-            # The library is one per process and keeps one callback, voice and rate: another
-            # instance (another app in the process, Piper's phonemiser) may have set its own
-            # since, and a callback of an instance since collected is a dangling pointer.
-            self._lib.espeak_SetSynthCallback(self._callback)
-            self._lib.espeak_SetVoiceByName(self.voice.encode())
+            # One library per process, with one voice and rate: set ours every time.
+            if self._lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+                raise TTSError(f"espeak-ng has no voice {self.voice!r}")
             self._lib.espeak_SetParameter(_RATE, self.words_per_minute, 0)
-            self._chunks = []
+            _ESPEAK_AUDIO.clear()
             data = text.encode("utf-8")
             result = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
                                             None, None)
+            chunks = list(_ESPEAK_AUDIO)
+            _ESPEAK_AUDIO.clear()
             if result != 0:
                 raise TTSError(f"espeak-ng could not speak this text (error {result})")
-            chunks, self._chunks = self._chunks, []
         yield b"".join(chunks)
+
+
+# espeak-ng keeps global state: it is initialised once per process, with one callback that
+# lives as long as the process (a callback of a collected object would be a dangling
+# pointer), and used only under ESPEAK_LOCK.
+_ESPEAK_AUDIO: list[bytes] = []
+_ESPEAK_LIBRARY: tuple[Any, int] | None = None
+
+
+def _on_espeak_audio(wav: Any, count: int, _events: Any) -> int:
+    if wav and count > 0:
+        _ESPEAK_AUDIO.append(ctypes.string_at(wav, count * 2))
+    return 0
+
+
+_ESPEAK_CALLBACK = _SYNTH_CALLBACK(_on_espeak_audio)
+
+
+def _espeak(library_path: Any, data_path: Any) -> tuple[Any, int]:
+    global _ESPEAK_LIBRARY
+    if _ESPEAK_LIBRARY is None:
+        lib = ctypes.CDLL(str(library_path))
+        lib.espeak_Initialize.restype = ctypes.c_int
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 200, str(data_path).encode(), 0)
+        if rate <= 0:
+            raise ModelUnavailable("espeak-ng failed to initialise")
+        lib.espeak_SetSynthCallback(_ESPEAK_CALLBACK)
+        _ESPEAK_LIBRARY = (lib, rate)
+    return _ESPEAK_LIBRARY
 
 
 class WavStreamReader:
