@@ -80,6 +80,11 @@ class _Speculation:
     speech_end_ms: int = 0
 
 
+def _abandon(speculations: list[_Speculation]) -> None:
+    for speculation in speculations:
+        abandon(speculation.task)  # the worker finishes; its result is ignored
+
+
 def merge(parts: list[Transcript]) -> Transcript:
     """One utterance's transcript from those of its segments, in order."""
     if len(parts) == 1:
@@ -208,11 +213,14 @@ class Listening:
         else:
             abandon(speculation.task)
 
+    def _segments_heard(self) -> list[Transcript]:
+        """The kept segments' transcripts that are in by now."""
+        return [s.task.result() for s in self._segments
+                if s.task.done() and not s.task.cancelled() and s.task.exception() is None]
+
     def _context(self) -> str:
-        """What the kept segments said (those transcribed by now), as the next one's prompt."""
-        return " ".join(s.task.result().text for s in self._segments
-                        if s.task.done() and not s.task.cancelled()
-                        and s.task.exception() is None)
+        """What the kept segments said, as the next one's prompt."""
+        return " ".join(t.text for t in self._segments_heard())
 
     def _committed_samples(self) -> int:
         return self._segments[-1].audio_samples if self._segments else 0
@@ -258,9 +266,7 @@ class Listening:
         failed = task.cancelled() or task.exception() is not None
         verdict: TurnEnd = "unknown"
         if not failed:
-            done = [s.task.result() for s in self._segments
-                    if s.task.done() and not s.task.cancelled() and s.task.exception() is None]
-            transcript = merge([*done, task.result()])
+            transcript = merge([*self._segments_heard(), task.result()])
             verdict = classify(transcript.text, self.language)
             if verdict != "incomplete" and transcript.text:
                 posting = asyncio.create_task(self._say(TranscriptSpeculated(transcript)))
@@ -279,8 +285,7 @@ class Listening:
             self._speculation = None
 
     def _drop_segments(self) -> None:
-        for segment in self._segments:
-            abandon(segment.task)
+        _abandon(self._segments)
         self._segments = []
 
     def _finalize_later(self, event: SpeechStopped) -> None:
@@ -295,8 +300,7 @@ class Listening:
                         segments: list[_Speculation], endpoint_at: float) -> None:
         async with self._in_order:
             if event.speech_ms == 0 and event.reason == "silence":
-                for unused in [*segments, *([speculation] if speculation else [])]:
-                    abandon(unused.task)
+                _abandon([*segments, *([speculation] if speculation else [])])
                 log.info("utterance at %d ms was not speech (room tone)", event.start_ms)
                 await self._post(UtteranceIgnored("no speech"))
                 return
@@ -334,8 +338,7 @@ class Listening:
             try:
                 parts.append(await segment.task)
             except (STTError, asyncio.CancelledError):
-                for unused in segments:
-                    abandon(unused.task)
+                _abandon(segments)
                 parts, segments = [], []
                 break
         start = segments[-1].audio_samples if segments else 0
