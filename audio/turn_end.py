@@ -81,36 +81,27 @@ def classify(text: str, language: str | None) -> TurnEnd:
     return "complete" if _FINAL_PUNCT.search(text) else "unknown"
 
 
-# Short acknowledgements a listener makes while the other speaks (not a turn of their own).
-_BACKCHANNELS = frozenset("""
-네 예 응 어 음 으음 아 아하 그렇군요 그렇죠 맞아요 맞아 그래요 그래 네네 예예 응응 흠 오
-yeah yes yep yup ok okay right sure mhm mm hmm uh-huh uh huh mm-hm mm-hmm mmhmm hm aha ah oh
-i see got it alright all right cool wow really totally exactly
+# Words that mean "stop" even when short; any other short utterance over the other's speech
+# is taken as a listener's acknowledgement ("네", "mm-hm", "uh-huh, right"), because that is
+# what it nearly always is, and Whisper mishears such syllables ("Got it." as "at it.").
+_INTERRUPTIONS = frozenset("""
+wait stop hold hang sorry excuse pardon no nope what huh actually but listen
+잠깐 잠깐만 잠깐만요 아니 아니요 아뇨 그만 멈춰 잠시만 잠시만요 저기요 근데 그런데 네에
 """.split())
 _BACKCHANNEL_WORDS = 3
-
-
-UNSURE_PROBABILITY = 0.45  # below this mean word probability, Whisper was guessing
-
-
 MAX_WORDS_PER_SECOND = 6.0  # faster than anyone speaks: words Whisper made up
 
 
-def is_backchannel(text: str, probability: float | None = None,
-                   speech_ms: int | None = None) -> bool:
-    """Was a short utterance over the other's speech a listener's acknowledgement ("네",
-    "mm-hm", "uh-huh, right") rather than a turn? So is one Whisper wrote nothing for (a
-    cough, a breath) or only guessed at (mean word `probability` below UNSURE_PROBABILITY,
-    or only numbers: what Whisper makes of a hum or a lone syllable). A confident "Wait."
-    or "No, no." is a turn. So are more words than the `speech_ms` of speech could hold
-    (Whisper's "이 영상은, 이 영상은, ..." over a murmur)."""
+def is_backchannel(text: str, speech_ms: int | None = None) -> bool:
+    """Was a short utterance over the other's speech (shorter than the barge-in
+    confirmation) a listener's acknowledgement rather than a turn? Yes when it is at most
+    three words and none means "stop" ("wait", "no", "hold on", "잠깐만요", "아니요"); also
+    when Whisper wrote nothing (a cough, a breath) or more words than `speech_ms` of speech
+    could hold ("이 영상은, 이 영상은, ..." over a murmur)."""
     words = _WORD.findall(text.lower())
     if speech_ms is not None and len(words) > 1 + MAX_WORDS_PER_SECOND * speech_ms / 1000:
         return True
-    if len(words) > _BACKCHANNEL_WORDS:
-        return False
-    return all(w in _BACKCHANNELS or w.isdigit() for w in words) or (
-        probability is not None and probability < UNSURE_PROBABILITY)
+    return len(words) <= _BACKCHANNEL_WORDS and not any(w in _INTERRUPTIONS for w in words)
 
 
 def _hangul(text: str) -> bool:

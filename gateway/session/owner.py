@@ -355,10 +355,8 @@ class SessionOwner(TurnHandling):
     async def _transcript(self, voice: ev.VoiceTurn) -> None:
         transcript = voice.transcript
         if self.interjection:
-            words = transcript.words
-            probability = sum(w.probability for w in words) / len(words) if words else None
             speech_ms = sum(end - start for start, end in voice.voiced)
-            if is_backchannel(transcript.text, probability, speech_ms):
+            if is_backchannel(transcript.text, speech_ms):
                 log.info("session %s: a backchannel over the reply; it goes on", self.session_id)
                 await self._resume_speech()
                 return
