@@ -82,10 +82,12 @@ ESPEAK_LOCK = threading.Lock()
 class PiperTTS(ThreadedTTS):
     name = "piper"
 
-    def __init__(self, voice: PiperVoice, max_wait_s: float = 3.0) -> None:
+    def __init__(self, voice: PiperVoice, max_wait_s: float = 3.0,
+                 length_scale: float | None = None) -> None:
         import json
 
         self._voice_files = voice
+        self.length_scale = length_scale  # > 1 speaks slower; None: the voice's own
         self.sample_rate = int(json.loads(voice.config.read_text())["audio"]["sample_rate"])
         self._voice: Any = None
         super().__init__(max_wait_s)
@@ -99,7 +101,10 @@ class PiperTTS(ThreadedTTS):
     def _synthesize_sync(self, text: str) -> Iterator[bytes]:
         with ESPEAK_LOCK:
             self._load()
-            chunks = [chunk.audio_int16_bytes for chunk in self._voice.synthesize(text)]
+            from piper import SynthesisConfig
+
+            config = SynthesisConfig(length_scale=self.length_scale)
+            chunks = [chunk.audio_int16_bytes for chunk in self._voice.synthesize(text, config)]
         yield from chunks
 
 
@@ -108,6 +113,7 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE = 1
+_PITCH = 3
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
                                    ctypes.c_void_p)
 
@@ -120,9 +126,10 @@ class EspeakTTS(ThreadedTTS):
     _library_lock = ESPEAK_LOCK  # espeak-ng keeps global state
 
     def __init__(self, voice: str = "ko", words_per_minute: int = 165,
-                 max_wait_s: float = 3.0) -> None:
+                 max_wait_s: float = 3.0, pitch: int = 50) -> None:
         self.voice = voice
         self.words_per_minute = words_per_minute
+        self.pitch = pitch  # 0-100, espeak-ng's default 50
         self._lib: Any = None
         root = package_dir("espeakng_loader")
         self._library_path = root / "libespeak-ng.so"
@@ -147,6 +154,7 @@ class EspeakTTS(ThreadedTTS):
             if self._lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
                 raise TTSError(f"espeak-ng has no voice {self.voice!r}")
             self._lib.espeak_SetParameter(_RATE, self.words_per_minute, 0)
+            self._lib.espeak_SetParameter(_PITCH, self.pitch, 0)
             _ESPEAK_AUDIO.clear()
             data = text.encode("utf-8")
             result = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,

@@ -1,16 +1,17 @@
 """Filler words: filled pauses, lexical fillers in filler use, and pauses heard but not written.
 
 Backchannels (네, 예, uh-huh) are never fillers. Whisper drops many "um"/"uh"; a voiced
-stretch of 300 ms or more with no recognised word is reported as a probable filled pause
-with a lower confidence.
+stretch no recognised word claims is a filled pause when its sound says so with confidence
+(`feedback.acoustic`: the probability is kept as the filler's confidence). Without the
+audio's evidence (typed text, turns stored before it was kept) no such stretch is reported.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from feedback.types import Span, Turn, normalize
+from feedback.types import Hesitation, Span, Turn, normalize
 
 FILLED_PAUSES = {
     "en": {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm", "hm"},
@@ -27,8 +28,12 @@ _LIKE_AS_FILLER_AFTER = {"", "just", "and", "but", "so", "was", "is", "it's", "w
                          "because", "then"}
 _YOU_KNOW_CONTENT_NEXT = {"that", "what", "how", "why", "where", "who", "the", "a", "an", "him",
                           "her", "it", "about", "me", "them", "this", "if", "whether"}
-ACOUSTIC_MIN_MS = 300
+CONFIDENT = 0.5   # a stretch of voice no word claims counts as a filler from this probability
+WRITTEN_SURE = 0.7  # a written "um" the recogniser was this sure of stands against the sound
+NOT_A_FILLER = 0.2  # a stretch this unlike a filled pause speaks against a written one
+SAME_FILLER_MS = 400  # a written filled pause and a filler-like stretch this close are one
 CLUSTER_SIZE, CLUSTER_WINDOW_MS = 3, 10_000
+ACOUSTIC_TEXT = {"en": "(um/uh, not transcribed)", "ko": "(음/어, 받아쓰지 못함)"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,12 @@ def _is_ko_filler(token: str, word: str) -> str | None:
     return None
 
 
+def is_filled_pause(token: str, language: str) -> bool:
+    word = normalize(token)
+    return word in FILLED_PAUSES["en" if language == "en" else "ko"] or (
+        language == "ko" and word in KO_TRAILING_FILLERS)
+
+
 def detect_fillers(turn: Turn) -> FillerReport:
     tokens = [w.text for w in turn.words]
     norm = [normalize(t) for t in tokens]
@@ -109,33 +120,52 @@ def detect_fillers(turn: Turn) -> FillerReport:
             i += span
         else:
             i += 1
-    # Probable filled pauses are reported with their lower confidence, but only words the
-    # recogniser heard count towards the rate and the score.
-    heard = len(found)
-    found += acoustic_fillers(turn)
+    found = confirmed(found, turn)
+    found.sort(key=lambda f: (f.start_ms if f.start_ms is not None else -1))
+    # A filled pause heard but not written adds one to the rate: the words spoken grow by it.
     counted = sum(1 for w in norm if w and w not in BACKCHANNELS)
-    rate = round(heard / counted * 100, 2) if counted else 0.0
-    by_word = dict(Counter(f.text for f in found[:heard]).most_common())
-    return FillerReport(tuple(found), counted, rate, by_word, clusters(found[:heard]))
+    unwritten = sum(1 for f in found if f.kind == "acoustic")
+    rate = round(len(found) / (counted + unwritten) * 100, 2) if counted else 0.0
+    by_word = dict(Counter(f.text for f in found).most_common())
+    return FillerReport(tuple(found), counted, rate, by_word, clusters(found))
 
 
-def acoustic_fillers(turn: Turn) -> list[Filler]:
-    """Voiced stretches of 300 ms or more that no recognised word overlaps."""
-    if not turn.timed or not turn.voiced:
-        return []
-    words = [(w.start_ms or 0, w.end_ms or 0) for w in turn.words]
-    found = []
-    for span in turn.voiced:
-        cursor = span.start_ms
-        for start, end in sorted(words):
-            if end <= cursor or start >= span.end_ms:
-                continue
-            if start - cursor >= ACOUSTIC_MIN_MS:
-                found.append(Filler("(unrecognised sound)", "acoustic", None, cursor, start, 0.4))
-            cursor = max(cursor, end)
-        if span.end_ms - cursor >= ACOUSTIC_MIN_MS and cursor > span.start_ms:
-            found.append(Filler("(unrecognised sound)", "acoustic", None, cursor, span.end_ms, 0.4))
-    return found
+def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
+    """Where the audio was analysed, the sound has its say. A written "um" beside a stretch of
+    voice no other word claims is that stretch: one filler, at the stretch's times; it is
+    dropped only when that stretch clearly does not sound like one (a laugh Whisper, prompted
+    to keep fillers, wrote as "um") and the recogniser was unsure of it. A written "uh" inside
+    running speech has no stretch of its own and stays. A filler-like stretch no word claims
+    is a filled pause the recogniser did not write."""
+    if not turn.timed or turn.hesitations is None:
+        return written
+    stretches = list(turn.hesitations)
+    # Pair each written filled pause with the nearest stretch, closest pairs first.
+    pairs = sorted((_gap(f, h), i, j) for i, f in enumerate(written) for j, h in enumerate(stretches)
+                   if f.kind == "filled_pause" and f.start_ms is not None
+                   and _gap(f, h) < SAME_FILLER_MS)
+    paired: dict[int, int] = {}
+    for _, i, j in pairs:
+        if i not in paired and j not in paired.values():
+            paired[i] = j
+    kept: list[Filler] = []
+    for i, filler in enumerate(written):
+        h = stretches[paired[i]] if i in paired else None
+        if h is not None and h.probability >= CONFIDENT:
+            kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms,
+                                confidence=max(filler.confidence, h.probability)))
+        elif h is None or h.probability >= NOT_A_FILLER or filler.confidence >= WRITTEN_SURE:
+            kept.append(filler)
+    return kept + [Filler(ACOUSTIC_TEXT[turn.language], "acoustic", None, h.start_ms, h.end_ms,
+                          h.probability)
+                   for j, h in enumerate(stretches)
+                   if j not in paired.values() and h.probability >= CONFIDENT]
+
+
+def _gap(filler: Filler, stretch: Hesitation) -> int:
+    """How far apart a written filler and a stretch of voice are (0 if they overlap)."""
+    start, end = filler.start_ms or 0, filler.end_ms or 0
+    return max(0, stretch.start_ms - end, start - stretch.end_ms)
 
 
 def clusters(fillers: list[Filler]) -> tuple[Span, ...]:

@@ -28,6 +28,18 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Hesitation:
+    """A voiced stretch no recognised word claims, with what its sound says about it:
+    the probability that it is a filled pause, and the features that probability came from
+    (see `feedback.acoustic`)."""
+
+    start_ms: int
+    end_ms: int
+    probability: float
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Expectations:
     """What the scenario expects, from its catalog entry (kept free of scenario imports)."""
 
@@ -46,6 +58,8 @@ class Turn:
     language: Language
     voiced: tuple[Span, ...] = ()
     source: Literal["voice", "text"] = "text"
+    # Stretches of voice no word claims, from the audio; None where it was not analysed.
+    hesitations: tuple[Hesitation, ...] | None = None
 
     @property
     def timed(self) -> bool:

@@ -21,7 +21,7 @@ from feedback.pace import measure_pace, units_in
 from feedback.politeness import english_politeness, speech_level
 from feedback.report import ReportTurn, build_report
 from feedback.report_html import render_html
-from feedback.types import Expectations, Span, Turn, Word
+from feedback.types import Expectations, Hesitation, Span, Turn, Word
 from tests.audio_support import load_wav, references, silence
 
 COUNSELING = Expectations(register_ko=("haeyo", "hasipsio", "hae"), penalize_pauses=False,
@@ -66,11 +66,33 @@ def test_filler_rate_and_clusters() -> None:
     assert len(report.clusters) == 1
 
 
-def test_a_voiced_stretch_without_words_is_a_probable_filler() -> None:
+def test_a_stretch_no_word_claims_counts_only_when_its_sound_is_confident() -> None:
     words = (Word("I", 0, 200, 0.9), Word("think", 900, 1300, 0.9))
-    turn = Turn(words, "en", voiced=(Span(0, 1300),), source="voice")
-    [acoustic] = [f for f in detect_fillers(turn).fillers if f.kind == "acoustic"]
-    assert (acoustic.start_ms, acoustic.end_ms, acoustic.confidence) == (200, 900, 0.4)
+    sure, unsure = Hesitation(300, 600, 0.91), Hesitation(650, 800, 0.2)
+    turn = Turn(words, "en", voiced=(Span(0, 1300),), source="voice", hesitations=(sure, unsure))
+    report = detect_fillers(turn)
+    [acoustic] = report.fillers
+    assert (acoustic.kind, acoustic.start_ms, acoustic.end_ms, acoustic.confidence) == (
+        "acoustic", 300, 600, 0.91)
+    assert report.per_100 == pytest.approx(1 / 3 * 100, abs=0.01)  # 2 words + the unwritten um
+    # Without the audio's evidence (typed text, turns stored before it was kept): none.
+    assert not detect_fillers(Turn(words, "en", voiced=(Span(0, 1300),), source="voice")).fillers
+
+
+def test_a_written_um_stands_unless_its_own_sound_says_otherwise() -> None:
+    words = (Word("Um,", 0, 300, 0.35), Word("I", 400, 500, 0.9), Word("uh", 600, 800, 0.3),
+             Word("think,", 900, 1300, 0.9), Word("uh,", 1400, 1500, 0.3),
+             Word("we", 1500, 1700, 0.9))
+    laugh, filler = Hesitation(0, 280, 0.1), Hesitation(620, 790, 0.8)
+    turn = Turn(words, "en", source="voice", hesitations=(laugh, filler))
+    found = [(f.text, f.start_ms, f.confidence) for f in detect_fillers(turn).fillers]
+    # "Um," sits on a stretch that sounds nothing like a filler and Whisper was unsure: gone.
+    # "uh" is the filler-like stretch it sits on: one filler, at the stretch's times.
+    # "uh," inside running speech has no stretch of its own: kept as written.
+    assert found == [("uh", 620, 0.8), ("uh", 1400, 0.3)]
+    sure = Turn((Word("Um,", 0, 300, 0.9), *words[1:]), "en", source="voice",
+                hesitations=(laugh, filler))
+    assert detect_fillers(sure).fillers[0].text == "um"  # a sure recogniser stands
 
 
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),

@@ -1,0 +1,347 @@
+"""The filler evaluation set: how it is made, how the acoustic model is fitted on it, and
+how well filler detection does on it.
+
+    python bench/filler_set.py build   # synthesise tests/data/fillers/ (audio + labels)
+    python bench/filler_set.py fit     # fit feedback/acoustic.py's weights on the train half
+    python bench/filler_set.py eval    # recall/precision per language and split, as JSON
+
+Each utterance is a rehearsal answer put together from separately synthesised pieces, so
+every piece's time is known exactly: phrases, fillers (filled pauses "um/uh/hmm/er",
+"음/어/으/그/저"; lexical "so/like/you know/I mean" at a clause start) and distractors that
+are not fillers (laughter, a breath, a cough, a word cut off after its first syllable, a
+hummed tune). Voices: Piper en_US-joe-medium at three speaking rates, espeak-ng English
+and Korean with several variants, rates and pitches. Each utterance is mixed with real
+room tone (bench/clips.py) or fan noise at 15 dB SNR, or left quiet. The synthetic pieces
+are made once and kept as Ogg Opus with `labels.json`, so the set is data: the numbers the
+tests assert do not move with Piper's randomness.
+
+Even-numbered utterances are the training half (the acoustic model is fitted on their
+unclaimed stretches), odd-numbered ones the held-out half the tests check.
+
+Korean phrases come from espeak-ng, which Whisper does not understand (bench/voice_quality.py):
+the Korean half measures the filled pauses (which do not need the words to be right), not
+lexical fillers, which need a recogniser that understands the voice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.clips import fan_noise, room_tone
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "fillers"
+RATE = 16_000
+PER_LANGUAGE = 24
+TOLERANCE_MS = 150
+OPUS_LEVEL = 0.9  # about 26 kbit/s: transparent enough for speech, 1.2 MB for the whole set
+
+PHRASES = {
+    "en": [
+        "I led the team through a difficult migration last spring.",
+        "we shipped it two weeks early.",
+        "my biggest strength is staying calm under pressure.",
+        "I would start by listening to the customer.",
+        "the budget was cut in half halfway through.",
+        "I learned to ask for help sooner.",
+        "our numbers went up by twenty percent.",
+        "I think the plan needs one more review.",
+        "we disagreed about the deadline.",
+        "I wrote the proposal and presented it to the board.",
+        "that project taught me patience.",
+        "the client called me on a Sunday.",
+    ],
+    "ko": [
+        "지난 프로젝트에서 팀을 이끌었습니다.",
+        "일정이 많이 촉박했습니다.",
+        "고객의 이야기를 먼저 들었습니다.",
+        "예산이 절반으로 줄었습니다.",
+        "저는 침착하게 일하는 편입니다.",
+        "결과는 이십 퍼센트 좋아졌습니다.",
+        "마감 기한에 대해 의견이 달랐습니다.",
+        "보고서를 작성해서 발표했습니다.",
+    ],
+}
+FILLED = {"en": ["Um.", "Uh.", "Umm...", "Uhh...", "Hmm.", "Er."],
+          "ko": ["음...", "어...", "으...", "그...", "저..."]}
+LEXICAL = {"en": ["So,", "Like,", "You know,", "I mean,"], "ko": []}
+LAUGH = {"en": "Ha ha ha!", "ko": "하하하!"}
+DISTRACTORS = ("laugh", "breath", "cough", "cutoff", "hum")
+
+
+def _voices(language: str) -> list[tuple[str, Any]]:
+    from audio import models
+    from audio.tts import EspeakTTS, PiperTTS
+
+    if language == "en":
+        joe = models.piper_joe()
+        return [("piper-joe-1.0", PiperTTS(joe)), ("piper-joe-0.8", PiperTTS(joe, length_scale=0.8)),
+                ("piper-joe-1.25", PiperTTS(joe, length_scale=1.25)),
+                ("espeak-en-us", EspeakTTS("en-us", 165)),
+                ("espeak-en-gb-rp+f3-p70", EspeakTTS("en-gb-x-rp+f3", 150, pitch=70)),
+                ("espeak-en-us+m3-p35", EspeakTTS("en-us+m3", 185, pitch=35))]
+    return [("espeak-ko", EspeakTTS("ko", 165)), ("espeak-ko+f3-p70", EspeakTTS("ko+f3", 150, pitch=70)),
+            ("espeak-ko+m3-p35", EspeakTTS("ko+m3", 185, pitch=35)),
+            ("espeak-ko+f2", EspeakTTS("ko+f2", 170, pitch=60))]
+
+
+async def _say(tts: Any, text: str) -> np.ndarray:
+    import soxr
+
+    pcm = np.frombuffer(b"".join([c async for c in tts.synthesize(text)]), np.int16)
+    audio = soxr.resample(pcm.astype(np.float32), tts.sample_rate, RATE)
+    loud = np.nonzero(np.abs(audio) > 0.02 * np.abs(audio).max())[0]
+    return audio[loud[0]:loud[-1] + 1] if len(loud) else audio
+
+
+def _breath(rng: np.random.Generator, level: float) -> np.ndarray:
+    """An in-breath: band-limited noise (500-2500 Hz) under a slow rise and fall."""
+    n = int(rng.uniform(0.3, 0.55) * RATE)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(freqs < 500) | (freqs > 2500)] = 0
+    noise = np.fft.irfft(spectrum, n)
+    return noise / np.abs(noise).max() * np.hanning(n) * level * 0.25
+
+
+def _cough(rng: np.random.Generator, level: float) -> np.ndarray:
+    """A cough: a sharp broadband burst that decays over ~200 ms."""
+    n = int(rng.uniform(0.18, 0.3) * RATE)
+    t = np.arange(n) / RATE
+    noise = rng.standard_normal(n) * np.exp(-t / 0.06)
+    return noise / np.abs(noise).max() * level * 0.8
+
+
+def _hum(rng: np.random.Generator, level: float) -> np.ndarray:
+    """Humming a tune: a nasal tone whose pitch moves by a few semitones every ~150 ms."""
+    notes = rng.integers(0, 7, size=int(rng.integers(4, 7)))
+    base = rng.uniform(110, 200)
+    f0 = np.concatenate([np.full(int(0.15 * RATE), base * 2 ** (n / 12)) for n in notes])
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    tone = sum(np.sin(k * phase) / k ** 1.5 for k in range(1, 6))
+    envelope = np.minimum(1, np.minimum(np.arange(len(f0)), np.arange(len(f0))[::-1]) / 400)
+    return tone / np.abs(tone).max() * envelope * level * 0.6
+
+
+async def _distractor(kind: str, tts: Any, language: str, rng: np.random.Generator,
+                      level: float) -> np.ndarray:
+    if kind == "laugh":
+        return await _say(tts, LAUGH[language])
+    if kind == "cutoff":
+        word = await _say(tts, str(rng.choice(PHRASES[language])))
+        return word[: int(rng.uniform(0.12, 0.22) * RATE)]
+    return {"breath": _breath, "cough": _cough, "hum": _hum}[kind](rng, level)
+
+
+async def build() -> None:
+    import soundfile
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    labels = []
+    for language in ("en", "ko"):
+        voices = _voices(language)
+        for index in range(PER_LANGUAGE):
+            rng = np.random.default_rng(1000 * (language == "ko") + index)
+            voice_name, tts = voices[index % len(voices)]
+            phrases = rng.choice(PHRASES[language], size=3, replace=False)
+            pieces: list[tuple[str, str, np.ndarray]] = []
+            for position, phrase in enumerate(phrases):
+                spoken = await _say(tts, str(phrase))
+                level = float(np.percentile(np.abs(spoken), 95))
+                if rng.random() < 0.55:
+                    filler = str(rng.choice(FILLED[language]))
+                    pieces.append(("filler", filler, await _say(tts, filler)))
+                elif LEXICAL[language] and rng.random() < 0.4:
+                    filler = str(rng.choice(LEXICAL[language]))
+                    pieces.append(("filler", filler, await _say(tts, filler)))
+                if position > 0 and rng.random() < 0.5:
+                    kind = str(DISTRACTORS[(index + position) % len(DISTRACTORS)])
+                    pieces.append(("distractor", kind,
+                                   await _distractor(kind, tts, language, rng, level)))
+                pieces.append(("phrase", str(phrase), spoken))
+            audio, spans, cursor = [np.zeros(int(0.3 * RATE))], [], int(0.3 * RATE)
+            for kind, text, sound in pieces:
+                if kind == "filler" and text.endswith(","):
+                    gap = int(rng.uniform(0.03, 0.08) * RATE)  # a lexical filler runs on
+                else:
+                    gap = int(rng.uniform(0.18, 0.5) * RATE)
+                audio.append(sound)
+                spans.append({"kind": kind, "text": text, "start_ms": cursor * 1000 // RATE,
+                              "end_ms": (cursor + len(sound)) * 1000 // RATE})
+                audio.append(np.zeros(gap))
+                cursor += len(sound) + gap
+            clip = np.concatenate([*audio, np.zeros(int(0.3 * RATE))])
+            noise = ("quiet", "room_tone", "fan_15db")[index % 3]
+            name = f"{language}_{index:02d}.opus"
+            soundfile.write(DATA / name, np.clip(clip, -32768, 32767).astype(np.int16), RATE,
+                            format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
+            labels.append({"file": name, "language": language, "voice": voice_name,
+                           "noise": noise, "split": "train" if index % 2 == 0 else "test",
+                           "pieces": spans})
+    (DATA / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n")
+    print(f"{len(labels)} utterances in {DATA}")
+
+
+def load_set() -> list[dict[str, Any]]:
+    return json.loads((DATA / "labels.json").read_text())
+
+
+def load_audio(item: dict[str, Any], directory: Path = DATA) -> np.ndarray:
+    """The utterance with its noise: the clean voice is kept, the noise is mixed in here,
+    the same every time (real room tone, or seeded fan noise)."""
+    import soundfile
+
+    clean, rate = soundfile.read(directory / item["file"], dtype="int16")
+    assert rate == RATE
+    clip = clean.astype(np.float64)
+    voice_level = float(np.sqrt(np.mean(clip[np.abs(clip) > 300] ** 2)))
+    if item["noise"] == "room_tone":
+        tone = room_tone(len(clip))
+        clip += tone / np.sqrt(np.mean(tone ** 2)) * voice_level * 10 ** (-38 / 20)
+    elif item["noise"] == "fan_15db":
+        clip += fan_noise(len(clip)) * voice_level * 10 ** (-15 / 20)
+    return np.clip(clip, -32768, 32767).astype(np.int16)
+
+
+def _stt(models_dir: Path | None = None) -> Any:
+    """The recogniser the gateway uses: tiny.en for English, base for Korean, beam 1, with
+    the disfluent prompt that keeps more fillers."""
+    from audio import models
+    from audio.stt import FILLER_PROMPT, STTOptions, WhisperSTT
+
+    base = models.whisper_base(models_dir or Path.home() / ".cache" / "parley")
+    return WhisperSTT({"en": models.whisper_tiny_en(), "ko": base, "auto": base},
+                      options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=30))
+
+
+async def detect(stt: Any, item: dict[str, Any], audio: np.ndarray) -> list[Any]:
+    """What Parley reports as fillers for this utterance, exactly as the gateway does."""
+    from feedback.acoustic import hesitations
+    from feedback.fillers import detect_fillers
+    from feedback.types import Turn, Word
+
+    transcript = await stt.transcribe(audio, language=item["language"])
+    words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
+    turn = Turn(words, item["language"], (), "voice",
+                hesitations=hesitations(audio, words, item["language"]))
+    return list(detect_fillers(turn).fillers)
+
+
+def score(item: dict[str, Any], found: list[Any]) -> dict[str, int]:
+    """True positives, misses and false fillers, matching by time (±150 ms)."""
+    truth = [p for p in item["pieces"] if p["kind"] == "filler"]
+    used = [False] * len(found)
+    hits = 0
+    for piece in truth:
+        for i, filler in enumerate(found):
+            if used[i] or filler.start_ms is None:
+                continue
+            if (filler.start_ms < piece["end_ms"] + TOLERANCE_MS
+                    and filler.end_ms > piece["start_ms"] - TOLERANCE_MS):
+                used[i] = True
+                hits += 1
+                break
+    return {"hits": hits, "misses": len(truth) - hits, "false": used.count(False)}
+
+
+async def evaluate(items: list[dict[str, Any]] | None = None,
+                   models_dir: Path | None = None) -> dict[str, Any]:
+    stt = _stt(models_dir)
+    rows = []
+    for item in items or load_set():
+        found = await detect(stt, item, load_audio(item))
+        rows.append({**score(item, found), "language": item["language"], "split": item["split"],
+                     "file": item["file"],
+                     "found": [(f.text, f.start_ms, f.kind, f.confidence) for f in found]})
+    await stt.aclose()
+    return summarise(rows)
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for language in ("en", "ko"):
+        for split in ("train", "test", "all"):
+            chosen = [r for r in rows if r["language"] == language and split in (r["split"], "all")]
+            hits = sum(r["hits"] for r in chosen)
+            misses = sum(r["misses"] for r in chosen)
+            false = sum(r["false"] for r in chosen)
+            result[f"{language}_{split}"] = {
+                "utterances": len(chosen), "fillers": hits + misses, "found": hits,
+                "false": false,
+                "recall": round(hits / (hits + misses), 3) if hits + misses else None,
+                "precision": round(hits / (hits + false), 3) if hits + false else None}
+    result["rows"] = rows
+    return result
+
+
+async def candidates() -> list[tuple[Any, ...]]:
+    """Every unclaimed stretch in the set, labelled: (features, is a filler, what it is)."""
+    from feedback.acoustic import hesitations
+    from feedback.types import Word
+
+    stt = _stt()
+    out = []
+    for item in load_set():
+        audio = load_audio(item)
+        transcript = await stt.transcribe(audio, language=item["language"])
+        words = [Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words]
+        for h in hesitations(audio, words, item["language"]):
+            what = "noise"
+            for piece in item["pieces"]:
+                if h.start_ms < piece["end_ms"] and h.end_ms > piece["start_ms"]:
+                    what = piece["text"] if piece["kind"] == "filler" else piece["kind"]
+                    if piece["kind"] == "distractor":
+                        what = piece["text"]
+            is_filler = any(p["kind"] == "filler" and h.start_ms < p["end_ms"]
+                            and h.end_ms > p["start_ms"] for p in item["pieces"])
+            out.append((h.features, is_filler, what, item["split"], item["language"]))
+    await stt.aclose()
+    return out  # type: ignore[return-value]
+
+
+def fit(rows: list[Any]) -> dict[str, Any]:
+    """Logistic regression (L2, gradient descent) on the training half's stretches."""
+    from feedback.acoustic import FEATURES
+
+    train = [r for r in rows if r[3] == "train"]
+    x = np.array([[r[0][f] for f in FEATURES] for r in train])
+    y = np.array([1.0 if r[1] else 0.0 for r in train])
+    means, scales = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - means) / scales
+    w, b = np.zeros(len(FEATURES)), 0.0
+    for _ in range(5000):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        w -= 0.1 * (z.T @ (p - y) / len(y) + 0.01 * w)
+        b -= 0.1 * float(np.mean(p - y))
+    return {"means": [round(float(v), 3) for v in means],
+            "scales": [round(float(v), 3) for v in scales],
+            "weights": [round(float(v), 3) for v in w], "bias": round(b, 3),
+            "train_stretches": len(train), "train_fillers": int(y.sum())}
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "eval"
+    if command == "build":
+        asyncio.run(build())
+    elif command == "fit":
+        rows = asyncio.run(candidates())
+        print(json.dumps(fit(rows), indent=1))
+        for features, is_filler, what, split, language in sorted(rows, key=lambda r: r[1:3]):
+            print(language, split, "FILLER" if is_filler else "other ", f"{what:12s}",
+                  {k: round(v, 2) for k, v in features.items()})
+    else:
+        result = asyncio.run(evaluate())
+        if "--rows" not in sys.argv:
+            result.pop("rows")
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Filled pauses the recogniser did not write down, decided from the sound itself.
+
+Whisper drops many "um"/"uh"/"음"/"어", most often at the start of an answer and before a
+verb. What is left in the audio is a stretch of voice that no word claims. Such a stretch
+is a filled pause only if it sounds like one: a single steady vowel or nasal (periodic,
+with a flat pitch and an unchanging spectrum), at the speaker's own loudness, a few hundred
+milliseconds long. Laughter (breathy bursts), breath and coughs (noise), a cut-off word
+(a consonant-vowel transition) and humming a tune (pitch that moves) are not.
+
+`hesitations` finds the unclaimed stretches in one utterance's audio and gives each a
+probability from a logistic model over six features; the weights were fitted on the
+training half of the evaluation set that `bench/filler_set.py` builds (synthetic voices
+with room noise; see there) and are checked on its other half by the tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from feedback.fillers import is_filled_pause
+from feedback.types import Hesitation, Word
+
+RATE = 16_000
+HOP = 160            # 10 ms
+PITCH_WINDOW = 480   # 30 ms: two periods at 70 Hz
+SPECTRUM_WINDOW = 400
+MIN_F0, MAX_F0 = 70.0, 400.0
+VOICED_CORRELATION = 0.5
+ISLAND_GAP_MS = 90      # quieter stretches shorter than this stay inside an island
+ISLAND_MIN_MS = 80
+CANDIDATE_MIN_MS, CANDIDATE_MAX_MS = 120, 2000
+ONSET_LOOKBACK_MS = 100  # how far before the VAD's start a stretch's sound may begin
+CLAIM_PROBABILITY = 0.4  # a word the recogniser was less sure of does not claim a stretch
+
+FEATURES = ("log_duration", "voiced_fraction", "pitch_spread", "spectral_flux",
+            "spectral_spread", "level")
+# Logistic weights over the standardised features (means and scales below), fitted by
+# `bench/filler_set.py fit` on the training half of the evaluation set.
+MEANS = (5.76, 0.709, 1.449, 0.632, 0.802, 1.781)
+SCALES = (0.566, 0.254, 1.692, 0.168, 0.316, 5.146)
+WEIGHTS = (-1.462, 0.081, 0.158, -2.385, 0.66, 2.004)
+BIAS = -0.333
+
+
+def _frames(audio: np.ndarray, window: int) -> np.ndarray:
+    count = max(0, 1 + (len(audio) - window) // HOP)
+    if count == 0:
+        return np.zeros((0, window), np.float32)
+    index = np.arange(window)[None, :] + HOP * np.arange(count)[:, None]
+    return audio[index]
+
+
+def frame_levels(audio: np.ndarray) -> np.ndarray:
+    """dB (full scale 0) of each 10 ms hop, over a 20 ms window."""
+    frames = _frames(audio, 2 * HOP)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)) if len(frames) else np.zeros(0)
+    return 20 * np.log10(rms / 32768 + 1e-7)
+
+
+def islands(levels: np.ndarray) -> list[tuple[int, int]]:
+    """Stretches (first hop, end hop) louder than the room: an adaptive threshold between
+    the noise floor and the loudest speech."""
+    if len(levels) == 0:
+        return []
+    floor, peak = np.percentile(levels, 10), np.percentile(levels, 99)
+    threshold = max(floor + 9.0, peak - 35.0)
+    active = levels > threshold
+    runs: list[list[int]] = []
+    for i, on in enumerate(active):
+        if not on:
+            continue
+        if runs and i - runs[-1][1] <= ISLAND_GAP_MS // 10:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return [(a, b) for a, b in runs if (b - a) * 10 >= ISLAND_MIN_MS]
+
+
+def refine_voiced(audio: np.ndarray, spans: Sequence[tuple[int, int]], *,
+                  offset_ms: int = 0, join_ms: int = 200) -> tuple[tuple[int, int], ...]:
+    """The VAD's voiced stretches (stream ms) as the time spent speaking: runs closer than
+    `join_ms` (a stop consonant, a breath between words) are one stretch, and each stretch's
+    ends move in to where the sound is. The VAD decides per 20 ms frame and holds on after
+    the voice stops, which made every pause look ~70 ms shorter than it was; the ends are
+    now the first and last 10 ms louder than the room (6 dB over its floor, within 40 dB of
+    the loudest speech), and a start may move back up to 100 ms over sound the VAD was slow
+    to call speech."""
+    merged: list[list[int]] = []
+    for start_ms, end_ms in sorted(spans):
+        if merged and start_ms - merged[-1][1] < join_ms:
+            merged[-1][1] = max(merged[-1][1], end_ms)
+        else:
+            merged.append([start_ms, end_ms])
+    levels = frame_levels(audio.astype(np.float32))
+    if len(levels) == 0:
+        return tuple((a, b) for a, b in merged)
+    floor, peak = np.percentile(levels, 10), np.percentile(levels, 99)
+    loud = levels > max(floor + 6.0, peak - 40.0)
+    refined = []
+    for start_ms, end_ms in merged:
+        a = max(0, (start_ms - offset_ms) // 10)
+        b = min(len(loud), (end_ms - offset_ms + 9) // 10)
+        inside = np.nonzero(loud[a:b])[0]
+        if len(inside) == 0:
+            refined.append((start_ms, end_ms))
+            continue
+        first, last = a + int(inside[0]), a + int(inside[-1]) + 1
+        # The VAD also starts a little late: let the start move back over sound just before it.
+        while first > 0 and first > a - ONSET_LOOKBACK_MS // 10 and loud[first - 1]:
+            first -= 1
+        refined.append((offset_ms + first * 10, min(end_ms, offset_ms + last * 10)))
+    return tuple(refined)
+
+
+def _pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the normalised autocorrelation peak in the voice's range, and its F0."""
+    x = frames - frames.mean(axis=1, keepdims=True)
+    x = x * np.hanning(frames.shape[1])[None, :]
+    spectrum = np.fft.rfft(x, n=1024, axis=1)
+    corr = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, : frames.shape[1]]
+    window_corr = np.correlate(np.hanning(frames.shape[1]), np.hanning(frames.shape[1]), "full")
+    window_corr = window_corr[frames.shape[1] - 1:]
+    corr = corr / np.maximum(corr[:, :1], 1e-9) / np.maximum(window_corr / window_corr[0], 1e-3)
+    low, high = int(RATE / MAX_F0), int(RATE / MIN_F0)
+    band = corr[:, low:high]
+    lag = band.argmax(axis=1) + low
+    return band.max(axis=1), RATE / lag
+
+
+def _cepstra(frames: np.ndarray) -> np.ndarray:
+    """12 cepstral coefficients (no energy term) of 24 log-spaced bands, 100-5000 Hz."""
+    x = frames * np.hamming(frames.shape[1])[None, :]
+    power = np.abs(np.fft.rfft(x, n=512, axis=1)) ** 2
+    edges = np.geomspace(100, 5000, 25) / (RATE / 512)
+    bands = np.stack([power[:, int(a):max(int(a) + 1, int(b))].sum(axis=1)
+                      for a, b in itertools.pairwise(edges)], axis=1)
+    log_bands = np.log(bands + 1e-3)
+    n = log_bands.shape[1]
+    dct = np.cos(np.pi / n * (np.arange(n)[None, :] + 0.5) * np.arange(1, 13)[:, None])
+    return log_bands @ dct.T / n
+
+
+def features(audio: np.ndarray, start: int, end: int, speech_level: float,
+             levels: np.ndarray) -> dict[str, float]:
+    """The six features of hops [start, end) of `audio` (float32, 16 kHz)."""
+    piece = audio[start * HOP: end * HOP + PITCH_WINDOW]
+    correlation, f0 = _pitch(_frames(piece, PITCH_WINDOW))
+    voiced = correlation >= VOICED_CORRELATION
+    semitones = 12 * np.log2(f0[voiced]) if voiced.any() else np.zeros(1)
+    # Pitch trackers jump an octave now and then: the median deviation ignores such jumps.
+    pitch_spread = (float(np.median(np.abs(semitones - np.median(semitones))))
+                    if voiced.sum() > 2 else 6.0)
+    cepstra = _cepstra(_frames(piece, SPECTRUM_WINDOW))
+    inner = cepstra[2:-2] if len(cepstra) > 6 else cepstra
+    flux = (float(np.mean(np.linalg.norm(inner[2:] - inner[:-2], axis=1)))
+            if len(inner) > 2 else 0.0)
+    spread = (float(np.mean(np.linalg.norm(inner - inner.mean(axis=0), axis=1)))
+              if len(inner) > 1 else 0.0)
+    level = float(np.median(levels[start:end])) - speech_level
+    return {"log_duration": float(np.log((end - start) * 10)),
+            "voiced_fraction": float(voiced.mean()) if len(voiced) else 0.0,
+            "pitch_spread": pitch_spread, "spectral_flux": flux, "spectral_spread": spread,
+            "level": level}
+
+
+def probability(values: dict[str, float]) -> float:
+    z = BIAS + sum(w * (values[name] - m) / s for name, w, m, s in
+                   zip(FEATURES, WEIGHTS, MEANS, SCALES, strict=True))
+    return float(1 / (1 + np.exp(-z)))
+
+
+def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
+                offset_ms: int = 0) -> tuple[Hesitation, ...]:
+    """Voiced stretches of one utterance that no recognised word claims, each with its
+    probability of being a filled pause. `audio`: int16 16 kHz, starting at `offset_ms` in
+    the stream; `words`: the recognised words, stream times.
+
+    A word claims the stretch it overlaps most: Whisper often stretches a word's start back
+    over a dropped "uh" and the silence after it, and that "uh" must stay unclaimed. A
+    filled pause the recogniser wrote does not claim its stretch (the sound is its
+    evidence, see `feedback.fillers`), and neither does a word it was unsure of."""
+    samples = audio.astype(np.float32)
+    levels = frame_levels(samples)
+    found = islands(levels)
+    if not found:
+        return ()
+    speech_level = float(np.median(np.concatenate([levels[a:b] for a, b in found])))
+    claimed = [False] * len(found)
+    for word in words:
+        if (word.start_ms is None or word.end_ms is None or is_filled_pause(word.text, language)
+                or (word.probability is not None and word.probability < CLAIM_PROBABILITY)):
+            continue
+        a, b = (word.start_ms - offset_ms) / 10, (word.end_ms - offset_ms) / 10
+        overlaps = [max(0.0, min(b, e) - max(a, s)) for s, e in found]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] > 0:
+            claimed[best] = True
+    result = []
+    for (a, b), taken in zip(found, claimed, strict=True):
+        length_ms = (b - a) * 10
+        if taken or not CANDIDATE_MIN_MS <= length_ms <= CANDIDATE_MAX_MS:
+            continue
+        values = features(samples, a, b, speech_level, levels)
+        result.append(Hesitation(offset_ms + a * 10, offset_ms + b * 10,
+                                 round(probability(values), 3),
+                                 {k: round(v, 3) for k, v in values.items()}))
+    return tuple(result)
