@@ -1,9 +1,12 @@
-"""Feedback speed: metrics for one utterance, and the report of a 30-minute session.
+"""Feedback: how right the fillers are, and how fast the metrics and reports are.
 
-Prints JSON with p50/p95 of `analyze_turn` on a realistic 6 s English and Korean voice
-turn, and the time to build (and render) the report of 300 such turns.
+Prints JSON with filler recall and precision per language over the evaluation set
+(`bench/filler_set.py`, tests/data/fillers: train half, held-out half, all), p50/p95 of
+`analyze_turn` on a realistic 6 s English and Korean voice turn, and the time to build (and
+render) the report of 300 such turns.
 
-    python bench/feedback.py
+    python bench/feedback.py            # everything (the filler set takes about a minute)
+    python bench/feedback.py --speed    # only the speed figures
 """
 
 from __future__ import annotations
@@ -60,8 +63,17 @@ def main() -> None:
         "report_300_turns_ms": timings(lambda: build_report(session, EXPECT, "en"), 10),
         "report_300_turns_with_html_ms": timings(
             lambda: render_html(build_report(session, EXPECT, "en")), 10),
-        "targets": {"metrics_per_utterance_ms": 5, "report_300_turns_ms": 200},
+        "targets": {"metrics_per_utterance_ms": 5, "report_300_turns_ms": 200,
+                    "filler_recall": 0.9, "filler_precision": 0.9},
     }
+    if "--speed" not in sys.argv:
+        import asyncio
+
+        from bench.filler_set import evaluate
+
+        fillers = asyncio.run(evaluate())
+        fillers.pop("rows")
+        result["fillers"] = fillers
     print(json.dumps(result, indent=2))
 
 

@@ -21,10 +21,19 @@ from feedback.types import Expectations, Turn
 
 
 @dataclass(frozen=True)
+class Recording:
+    """Where a turn's recorded voice lies in the session's audio stream."""
+
+    start_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class ReportTurn:
     seq: int
     turn: Turn
     reply: str
+    recording: Recording | None = None  # the user's voice, kept with their consent
 
 
 def build_report(turns: list[ReportTurn], expect: Expectations, language: str) -> dict[str, Any]:
@@ -92,11 +101,11 @@ def build_report(turns: list[ReportTurn], expect: Expectations, language: str) -
 
 def _fillers(feedbacks: list[TurnFeedback]) -> FillerReport:
     found = tuple(x for f in feedbacks for x in f.fillers.fillers)
-    heard = [x for x in found if x.kind != "acoustic"]
     words = sum(f.fillers.words for f in feedbacks)
-    rate = round(len(heard) / words * 100, 2) if words else 0.0
-    by_word = dict(Counter(x.text for x in heard).most_common())
-    return FillerReport(found, words, rate, by_word, clusters(heard))
+    unwritten = sum(1 for x in found if x.kind == "acoustic")
+    rate = round(len(found) / (words + unwritten) * 100, 2) if words else 0.0
+    by_word = dict(Counter(x.text for x in found).most_common())
+    return FillerReport(found, words, rate, by_word, clusters(list(found)))
 
 
 def _pace(feedbacks: list[TurnFeedback], language: str) -> PaceReport | None:
@@ -166,10 +175,43 @@ def _transcript_turn(turn: ReportTurn, feedback: TurnFeedback) -> dict[str, Any]
             filler_words.update(range(filler.word_index, filler.word_index + span))
     pauses_after = set(feedback.pauses.after_word) if feedback.pauses else set()
     low = set(feedback.clarity.low_confidence_words)
-    return {
+    result: dict[str, Any] = {
         "seq": turn.seq, "source": turn.turn.source, "reply": turn.reply,
         "overall": feedback.overall,
         "words": [{"text": w.text, "filler": i in filler_words, "low_confidence": i in low,
                    "long_pause_after": i in pauses_after, "start_ms": w.start_ms}
                   for i, w in enumerate(turn.turn.words)],
     }
+    if turn.recording is not None:
+        result["recording"] = {"start_ms": turn.recording.start_ms,
+                               "duration_ms": turn.recording.duration_ms,
+                               "markers": markers(feedback, turn.recording)}
+    return result
+
+
+def markers(feedback: TurnFeedback, recording: Recording) -> list[dict[str, Any]]:
+    """The moments to hear again in a recorded answer, in clip time (ms from its start):
+    each filler, each long pause, and the pace of each stretch of speech, in time order."""
+    def clip(ms: int) -> int:
+        return max(0, min(recording.duration_ms, ms - recording.start_ms))
+
+    found: list[dict[str, Any]] = []
+    for filler in feedback.fillers.fillers:
+        if filler.start_ms is not None and filler.end_ms is not None:
+            found.append({"kind": "filler", "at_ms": clip(filler.start_ms),
+                          "end_ms": clip(filler.end_ms), "label": filler.text,
+                          "confidence": filler.confidence})
+    for pause in feedback.pauses.long_pauses if feedback.pauses else ():
+        found.append({"kind": "long_pause", "at_ms": clip(pause.start_ms),
+                      "end_ms": clip(pause.end_ms), "label": f"{pause.ms / 1000:.1f} s"})
+    pace = feedback.pace
+    if pace is not None:
+        speech_end = pace.windows[0].start_ms + pace.speech_ms if pace.windows else 0
+        for index, window in enumerate(pace.windows):
+            following = pace.windows[index + 1].start_ms if index + 1 < len(pace.windows) else None
+            z = (window.rate - pace.norm) / pace.norm_sd
+            found.append({"kind": "pace", "at_ms": clip(window.start_ms),
+                          "end_ms": clip(following if following is not None else speech_end),
+                          "label": f"{window.rate:g} {pace.unit}",
+                          "tone": "fast" if z > 1 else "slow" if z < -1 else "steady"})
+    return sorted(found, key=lambda m: (m["at_ms"], m["kind"]))

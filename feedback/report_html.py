@@ -11,13 +11,20 @@ LABELS = {
            "tips": "What to try next", "transcript": "Transcript", "pace_chart": "Pace over time",
            "by_word": "Filler words by word", "you": "You", "reply": "Counterpart",
            "summary": "Summary", "legend": "highlighted: filler words; ⏸ long pause",
-           "none": "No filler words.", "no_pace": "Pace is measured on spoken turns."},
+           "none": "No filler words.", "no_pace": "Pace is measured on spoken turns.",
+           "since": "Since last time", "filler_rate": "fillers per 100 words",
+           "pace_rate": "pace", "listen": "Hear your answer: click a mark to jump to it",
+           "marker_filler": "filler", "marker_long_pause": "long pause",
+           "marker_pace": "pace"},
     "ko": {"title": "세션 리포트", "overall": "종합", "fillers": "군말", "pace": "말 빠르기",
            "pauses": "쉼", "clarity": "명료성", "politeness": "공손함", "tips": "다음에 해 볼 것",
            "transcript": "대화 기록", "pace_chart": "시간에 따른 말 빠르기",
            "by_word": "군말 종류별 횟수", "you": "나", "reply": "상대", "summary": "요약",
            "legend": "강조: 군말, ⏸ 긴 쉼", "none": "군말이 없었어요.",
-           "no_pace": "말 빠르기는 음성으로 말한 차례에서 잽니다."},
+           "no_pace": "말 빠르기는 음성으로 말한 차례에서 잽니다.",
+           "since": "지난번과 비교", "filler_rate": "100어절당 군말", "pace_rate": "말 빠르기",
+           "listen": "내 답변 다시 듣기: 표시를 누르면 그 순간으로 갑니다",
+           "marker_filler": "군말", "marker_long_pause": "긴 쉼", "marker_pace": "빠르기"},
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,'Noto Sans KR',sans-serif;margin:0;padding:1.5rem;
@@ -29,6 +36,14 @@ padding:.75rem 1rem;box-shadow:0 1px 3px #0002;min-width:110px}.card b{display:b
 .turn{background:#fff;border-radius:10px;padding:.6rem 1rem;margin:.5rem 0}.who{font-weight:600}
 .reply{color:#52606d}svg{background:#fff;border-radius:10px;max-width:100%}
 table{border-collapse:collapse}td{padding:.2rem .8rem .2rem 0}
+.since{display:flex;flex-wrap:wrap;gap:.5rem 1.2rem;list-style:none;padding:0}
+.since .better b{color:#15803d}.since .worse b{color:#b91c1c}
+.playback audio{width:100%}.timeline{position:relative;height:1.8rem;background:#eef1f4;
+border-radius:6px;margin:.3rem 0 .6rem}.marker{position:absolute;top:.2rem;height:1.4rem;
+min-width:1.2rem;border:0;border-radius:4px;font-size:.7rem;overflow:hidden;cursor:pointer;
+padding:0 .2rem;white-space:nowrap}.marker.filler{background:#ffe08a;z-index:2}
+.marker.long_pause{background:#fdba74;z-index:2}.marker.pace{background:#dbeafe;top:1.3rem;
+height:.4rem;font-size:0}.marker.pace.fast,.marker.pace.slow{background:#fca5a5}
 """
 
 
@@ -57,7 +72,28 @@ def _pace_svg(pace: dict[str, Any]) -> str:
             f'(norm {pace["norm"]} ± {pace["norm_sd"]})</text></svg>')
 
 
-def _transcript(turns: list[dict[str, Any]], labels: dict[str, str]) -> str:
+def _playback(session_id: str, turn: dict[str, Any], labels: dict[str, str]) -> str:
+    """A recorded answer: its audio (the page fetches it with the user's token) over a
+    timeline of marks (fillers, long pauses, pace) that jump to their moment when clicked."""
+    recording = turn["recording"]
+    duration = max(1, recording["duration_ms"])
+    marks = []
+    for mark in recording["markers"]:
+        left = 100 * mark["at_ms"] / duration
+        width = max(1.0, 100 * (mark["end_ms"] - mark["at_ms"]) / duration)
+        tone = f' {mark["tone"]}' if mark.get("tone") else ""
+        title = f'{labels["marker_" + mark["kind"]]}: {mark["label"]} · {mark["at_ms"] / 1000:.2f} s'
+        marks.append(f'<button type="button" class="marker {mark["kind"]}{tone}" '
+                     f'data-at-ms="{mark["at_ms"]}" style="left:{left:.2f}%;width:{width:.2f}%" '
+                     f'title="{escape(title)}">{escape(mark["label"])}</button>')
+    source = f"/sessions/{escape(session_id)}/turns/{turn['seq']}/audio"
+    return (f'<div class="playback" data-turn="{turn["seq"]}"><p>{labels["listen"]}</p>'
+            f'<audio controls preload="none" data-src="{source}"></audio>'
+            f'<div class="timeline" data-duration-ms="{duration}">{"".join(marks)}</div></div>')
+
+
+def _transcript(turns: list[dict[str, Any]], labels: dict[str, str],
+                session_id: str = "") -> str:
     parts = []
     for turn in turns:
         words = []
@@ -66,8 +102,9 @@ def _transcript(turns: list[dict[str, Any]], labels: dict[str, str]) -> str:
             words.append(f"<mark>{text}</mark>" if word["filler"] else text)
             if word["long_pause_after"]:
                 words.append('<span class="pause">⏸</span>')
+        playback = _playback(session_id, turn, labels) if turn.get("recording") else ""
         parts.append(f'<div class="turn"><div><span class="who">{labels["you"]}:</span> '
-                     f'{" ".join(words)}</div><div class="reply"><span class="who">'
+                     f'{" ".join(words)}</div>{playback}<div class="reply"><span class="who">'
                      f'{labels["reply"]}:</span> {escape(turn["reply"])}</div></div>')
     return "".join(parts)
 
@@ -88,17 +125,46 @@ def render_html(report: dict[str, Any], title: str = "") -> str:
     summary = (f"<h2>{labels['summary']}</h2><p>{escape(report['summary'])}</p>"
                if report.get("summary") else "")
     heading = escape(title or labels["title"])
+    since = _since_last_time(report.get("since_last_time"), labels)
+    transcript = _transcript(report["transcript"], labels, str(report.get("session_id", "")))
     return f"""<!doctype html>
 <html lang="{report['language']}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{heading}</title><style>{_CSS}</style></head>
 <body><main><h1>{heading}</h1>
-<div class="scores">{''.join(cards)}</div>{summary}
+<div class="scores">{''.join(cards)}</div>{since}{summary}
 <h2>{labels['tips']}</h2><ul class="tips">{tips}</ul>
 <h2>{labels['pace_chart']}</h2>{chart}
 <h2>{labels['by_word']}</h2><table>{filler_rows}</table>
-<h2>{labels['transcript']}</h2><p>{labels['legend']}</p>{_transcript(report['transcript'], labels)}
+<h2>{labels['transcript']}</h2><p>{labels['legend']}</p>{transcript}
 </main></body></html>"""
+
+
+def _signed(value: float) -> str:
+    return f"+{value:g}" if value > 0 else f"{value:g}" if value < 0 else "±0"
+
+
+def _since_last_time(delta: dict[str, Any] | None, labels: dict[str, str]) -> str:
+    """What moved since the last session of the same scenario; green where it got better
+    (scores up, fillers down)."""
+    if not delta:
+        return ""
+    items = []
+    rows: list[tuple[str, float | None, bool]] = [
+        (labels["overall"], delta.get("overall"), True),
+        *((labels[name], value, True) for name, value in (delta.get("scores") or {}).items()),
+        (labels["filler_rate"], delta.get("fillers_per_100"), False),
+        (f'{labels["pace_rate"]} ({delta.get("pace_unit") or ""})', delta.get("pace"), True)]
+    for name, value, up_is_better in rows:
+        if value is None:
+            continue
+        better = value > 0 if up_is_better else value < 0
+        tone = "same" if value == 0 else "better" if better else "worse"
+        if name.startswith(labels["pace_rate"]):
+            tone = "same"  # faster is not better: the pace score says whether it moved well
+        items.append(f'<li class="{tone}">{escape(name)} <b>{_signed(value)}</b></li>')
+    return (f'<h2>{labels["since"]} <small>({escape(str(delta.get("created_at", ""))[:10])})'
+            f'</small></h2><ul class="since">{"".join(items)}</ul>')
 
 
 GENTLE = {

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import admin, data_rights, routes, ws
+from gateway import admin, data_rights, progress, routes, ws
 from gateway.config import Settings
 from gateway.engines import build_engines, load_engines
 from gateway.headers import SecurityHeaders
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(admin.router)
     app.include_router(data_rights.router)
+    app.include_router(progress.router)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 

@@ -79,6 +79,11 @@ class AudioConfigData(_Data):
     speak_opening: bool = Field(
         False, description="Speak the counterpart's opening line now, before the first turn "
                            "(once per session; turn 0, utterance_id `opening`)")
+    record_audio: bool = Field(
+        False, description="The user consents to keeping their voice for each answer from now "
+                           "on, so the report can play it back with its fillers and pauses "
+                           "marked. Off by default; never in counseling. Answered by "
+                           "`recording`")
 
 
 class AudioConfig(_Event):
@@ -302,6 +307,19 @@ class TTSResume(_Event):
     data: TTSResumeData
 
 
+class RecordingData(_Data):
+    enabled: bool = Field(description="Whether the user's answers are being recorded now")
+    reason: str = ""
+
+
+class Recording(_Event):
+    """Answer to `audio_config` when it asks to record (or stops a recording): whether each
+    answer's audio is kept from now on (deleted with the session)."""
+
+    type: Literal["recording"] = "recording"
+    data: RecordingData
+
+
 class VoiceSelectedData(_Data):
     mode: Literal["server", "browser", "none"] = Field(
         description="`server`: binary audio (tts_begin/tts_end); `browser`: `tts_sentence` "
@@ -436,7 +454,7 @@ ServerMessage = Annotated[
     AIStreamBegin | AIStreamChunk | AIStreamComplete | AIStreamError | ErrorEvent
     | SpeechStartedEvent | SpeechStoppedEvent | TranscriptEvent | TTSBegin | TTSEnd | TurnMetrics
     | SessionStarted | RapportEvent | Escalation | FeedbackEvent | SessionReportEvent
-    | VoiceSelected | TTSSentence | TTSPause | TTSResume,
+    | VoiceSelected | TTSSentence | TTSPause | TTSResume | Recording,
     Field(discriminator="type"),
 ]
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from audio import recording
 from gateway.catalog import CatalogError, LiveCatalog
 from gateway.deps import AdminDep, OwnedSessionDep, PrincipalDep, ServicesDep
 from gateway.session.hub import SessionRefused
@@ -92,6 +93,17 @@ async def session_report_html(session: OwnedSessionDep, services: ServicesDep) -
     if stored is None:
         raise HTTPException(404, "no report yet: end the session first")
     return HTMLResponse(stored[1])
+
+
+@router.get("/sessions/{session_id}/turns/{seq}/audio")
+async def turn_audio(session: OwnedSessionDep, services: ServicesDep, seq: int) -> Response:
+    """The user's own voice for one answer (Ogg Opus), where they consented to recording."""
+    audio = await services.store.turn_audio(session.id, seq)
+    if audio is None:
+        raise HTTPException(404, "no recording of this answer: recording is off unless the "
+                                 "user turns it on (audio_config.record_audio)")
+    return Response(audio, media_type=recording.MEDIA_TYPE,
+                    headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/metrics", response_class=Response)

@@ -8,14 +8,18 @@ thread. A report is a function of what is stored, so regenerating it gives the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
 from audio.stt import Transcript
+from audio.types import Int16Array
+from feedback.acoustic import hesitations, refine_voiced
 from feedback.analyze import analyze_turn
-from feedback.report import ReportTurn, build_report
+from feedback.progress import ScoredSession, scored, since_last_time
+from feedback.report import Recording, ReportTurn, build_report
 from feedback.report_html import render_counseling_html, render_html
-from feedback.types import Expectations, Language, Span, Turn, Word
+from feedback.types import Expectations, Hesitation, Language, Span, Turn, Word
 from gateway.catalog import CatalogError, LiveCatalog
 from gateway.llm import ChatMessage, LLMRequest, with_idle_timeout
 from gateway.services import Services
@@ -38,11 +42,29 @@ def expectations(scenario: Scenario) -> Expectations:
     )
 
 
-def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], ...]) -> dict[str, Any]:
-    """What a voice turn's feedback is computed from, as stored with the turn."""
+async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], ...],
+                        audio: Int16Array | None, audio_start_ms: int,
+                        session_language: str) -> dict[str, Any]:
+    """What a voice turn's feedback is computed from, as stored with the turn: the words,
+    the VAD's voiced stretches, and the stretches of voice no word claims with how much
+    each sounds like a filled pause (`feedback.acoustic`, from the turn's audio, in a worker);
+    the voiced stretches are tightened to the sound, so pauses are measured where they are."""
     words = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
               "probability": w.probability} for w in transcript.words]
-    return {"words": words, "voiced": [list(v) for v in voiced], "language": transcript.language}
+    record: dict[str, Any] = {"words": words, "voiced": [list(v) for v in voiced],
+                              "language": transcript.language}
+    if audio is not None and len(audio):
+        # Pauses and pace from where the sound is, not where the VAD's frames say (see
+        # bench/pace_truth.py); the VAD's own stretches are kept beside them.
+        record["vad_voiced"] = record["voiced"]
+        record["voiced"] = [list(v) for v in await asyncio.to_thread(
+            refine_voiced, audio, voiced, offset_ms=audio_start_ms)]
+        heard = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
+        found = await asyncio.to_thread(hesitations, audio, heard,
+                                        feedback_language(session_language, record),
+                                        offset_ms=audio_start_ms)
+        record["hesitations"] = [dataclasses.asdict(h) for h in found]
+    return record
 
 
 def feedback_language(session_language: str, speech: dict[str, Any] | None) -> Language:
@@ -60,7 +82,9 @@ def feedback_turn(message: str, language: str, speech: dict[str, Any] | None) ->
     words = tuple(Word(w["word"], w["start_ms"], w["end_ms"], w.get("probability"))
                   for w in speech["words"])
     voiced = tuple(Span(a, b) for a, b in speech.get("voiced", ()))
-    return Turn(words, lang, voiced, "voice")
+    stretches = speech.get("hesitations")
+    heard = None if stretches is None else tuple(Hesitation(**h) for h in stretches)
+    return Turn(words, lang, voiced, "voice", hesitations=heard)
 
 
 def session_language(record: SessionRecord, turns: list[TurnRecord]) -> Language:
@@ -85,7 +109,10 @@ async def generate_report(services: Services, record: SessionRecord) -> dict[str
     except CatalogError:
         scenario, _ = await catalog.scenario("counseling")
     language = session_language(record, turns)
-    inputs = [ReportTurn(t.seq, feedback_turn(t.user_message, language, t.speech), t.ai_reply)
+    recorded = await services.store.recordings(record.id)
+    inputs = [ReportTurn(t.seq, feedback_turn(t.user_message, language, t.speech), t.ai_reply,
+                         Recording(recorded[t.seq].start_ms, recorded[t.seq].duration_ms)
+                         if t.seq in recorded else None)
               for t in turns]
     report = await asyncio.to_thread(build_report, inputs, expectations(scenario), language)
     report.update(session_id=record.id, scenario=scenario.id,
@@ -95,12 +122,26 @@ async def generate_report(services: Services, record: SessionRecord) -> dict[str
         report["summary"] = summary
     report["kind"] = scenario.kind
     report["emotions"] = [{"turn": t.seq, "emotion": t.emotion} for t in turns]
+    if scored(report):
+        earlier = [s for s in await scored_sessions(services, record.owner)
+                   if s.scenario == scenario.id and s.session_id != record.id
+                   and s.created_at < record.created_at]
+        if earlier:
+            current = ScoredSession.from_report(record.id, record.created_at, report)
+            report["since_last_time"] = since_last_time(earlier[-1], current)
     # Counseling ends with a gentle summary, not a score card.
     render = render_counseling_html if scenario.kind == "counseling" else render_html
     html = await asyncio.to_thread(render, report, report["scenario_title"])
     await services.store.save_report(record.id, report, html)
     log.info("session %s ended: %d turns, overall %s", record.id, len(turns), report["overall"])
     return report
+
+
+async def scored_sessions(services: Services, owner: str) -> list[ScoredSession]:
+    """The owner's ended practice sessions with a score card, oldest first."""
+    return [ScoredSession.from_report(session_id, created_at, report)
+            for session_id, created_at, report in await services.store.reports_of(owner)
+            if scored(report)]
 
 
 async def _summary(services: Services, report: dict[str, Any], language: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -44,7 +45,11 @@ def voice(postgres, models_dir, tmp_path_factory) -> Iterator[tuple[str, FakeLLM
             max_ai_requests_per_minute_per_user=10_000, max_new_sessions_per_user_per_hour=10_000)
         with serve_in_thread(create_app(settings)) as base:
             wait_until_engines_ready(base)
+            DATABASES[base] = settings.database_url
             yield base, llm
+
+
+DATABASES: dict[str, str] = {}  # the voice gateway's database, to look under its API
 
 
 def wait_until_engines_ready(base: str) -> None:
@@ -95,7 +100,9 @@ async def talk(base: str, audio: np.ndarray, *, language: str = "en", rate: int 
 async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None:
     base, llm = voice
     llm.script = Script(chunks=["I hear you. ", "That is a famous line. ", "What does it mean to you?"])
-    audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.0)])
+    # A microphone goes on sending after the words: 3 s of silence, longer than an
+    # unfinished-sounding turn may wait (EOT_INCOMPLETE_MS), so the last turn always ends.
+    audio = np.concatenate([load_wav("jfk_16k.wav"), silence(3.0)])
     sid, log = await talk(base, audio, realtime=1.0, wait_for=None, until=lambda log: any(
         e["data"]["turn"] == len(log.of_type("transcript")) for e in log.of_type("turn_metrics"))
         and log.of_type("tts_end"))
@@ -653,3 +660,90 @@ async def test_a_preemptive_reply_the_user_talks_past_is_never_sent_stored_or_co
     assert turn["ai_reply"] == "Okay. Go on." and turn["status"] == "complete"
     exported = httpx.get(f"{base}/metrics").text
     assert 'parley_turn_events_total{event="preemptive_discarded"}' in exported
+
+
+# ------------------------------------------------------------------ hear yourself
+
+
+async def recorded_session(base: str, audio: np.ndarray, scenario: str,
+                           config: dict[str, Any]) -> tuple[str, EventLog, dict[str, Any]]:
+    """A voice session that answers once, then ends: its id, events and report."""
+    response = httpx.post(f"{base}/sessions", json={"scenario": scenario, "language": "en"})
+    sid = response.json()["session_id"]
+    async with connect(ws_url(base, sid), max_size=None) as ws:
+        log = EventLog(ws)
+        await send(ws, "audio_config", **{"sample_rate": 16000, "speak_replies": False, **config})
+        await stream_audio(ws, audio)
+        await log.wait_for("feedback")
+        await send(ws, "session_end")
+        [report] = await log.wait_for("session_report")
+        await log.close()
+    return sid, log, report["data"]
+
+
+async def stored_audio_rows(base: str, sid: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(DATABASES[base])
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM turn_audio WHERE session_id = $1",
+                                       sid))
+    finally:
+        await conn.close()
+
+
+async def test_recorded_answer_plays_back_with_its_fillers_marked(voice) -> None:
+    import soundfile
+
+    base, llm = voice
+    llm.script = Script(chunks=["Thank you."])
+    audio = np.concatenate([load_wav("piper_en_1.wav"), silence(1.0)])
+    sid, log, report = await recorded_session(base, audio, "job_interview", {"record_audio": True})
+    [answer] = log.of_type("recording")
+    assert answer["data"]["enabled"] is True
+    feedback = log.of_type("feedback")[0]["data"]
+    [turn] = report["transcript"]
+    recording = turn["recording"]
+    # The marks are the feedback's own filler times, on the clip's clock.
+    fillers = [(f["start_ms"] - recording["start_ms"], f["text"])
+               for f in feedback["highlights"]["fillers"] if f["start_ms"] is not None]
+    marked = [(m["at_ms"], m["label"]) for m in recording["markers"] if m["kind"] == "filler"]
+    assert fillers and marked == sorted(fillers)
+    assert [m for m in recording["markers"] if m["kind"] == "pace"]
+    page = httpx.get(f"{base}/sessions/{sid}/report.html").text
+    for at_ms, _ in marked:
+        assert f'class="marker filler" data-at-ms="{at_ms}"' in page
+    assert f'data-src="/sessions/{sid}/turns/{turn["seq"]}/audio"' in page
+    # The audio is the answer as streamed (Opus: close, not identical), from its start.
+    response = httpx.get(f"{base}/sessions/{sid}/turns/{turn['seq']}/audio")
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/ogg"
+    pcm, rate = soundfile.read(io.BytesIO(response.content), dtype="int16")
+    assert rate == 16000 and abs(len(pcm) / 16 - recording["duration_ms"]) <= 1
+    start = recording["start_ms"] * 16
+    original = audio[start:start + len(pcm)].astype(float)
+    assert np.corrcoef(original, pcm[:len(original)].astype(float))[0, 1] > 0.9
+    # Deleting the session deletes the recording.
+    assert await stored_audio_rows(base, sid) == 1
+    assert httpx.delete(f"{base}/sessions/{sid}").status_code == 204
+    assert await stored_audio_rows(base, sid) == 0
+
+
+@pytest.mark.parametrize(("scenario", "config"), [
+    ("job_interview", {}),                          # no consent: nothing is kept
+    ("counseling", {"record_audio": True}),         # never in counseling, even when asked
+])
+async def test_no_recording_without_consent_or_in_counseling(voice, scenario, config) -> None:
+    base, llm = voice
+    llm.script = Script(chunks=["I see."])
+    audio = np.concatenate([load_wav("piper_en_2.wav"), silence(1.0)])
+    sid, log, report = await recorded_session(base, audio, scenario, config)
+    answers = log.of_type("recording")
+    if config:
+        assert [a["data"]["enabled"] for a in answers] == [False]
+        assert "counseling" in answers[0]["data"]["reason"]
+    else:
+        assert answers == []
+    assert await stored_audio_rows(base, sid) == 0
+    seq = (await settled_turns(base, sid))["turns"][0]["seq"]
+    assert httpx.get(f"{base}/sessions/{sid}/turns/{seq}/audio").status_code == 404
+    assert all("recording" not in t for t in report.get("transcript", []))

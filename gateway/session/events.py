@@ -8,10 +8,11 @@ only one that acts on them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from audio.stt import Transcript
+from audio.types import Int16Array
 
 if TYPE_CHECKING:
     from gateway.counterpart import TurnPlan
@@ -79,6 +80,8 @@ class VoiceTurn:
     start_ms: int = 0   # where the utterance's speech starts and ends in the stream
     end_ms: int = 0
     turn_end: str | None = None  # the semantic end of turn's verdict, if it gave one
+    audio: Int16Array | None = field(default=None, repr=False)  # the utterance, for feedback
+    audio_start_ms: int = 0  # stream position of audio[0]
 
 
 @dataclass(frozen=True)

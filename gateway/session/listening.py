@@ -327,7 +327,8 @@ class Listening:
                      transcript.stt_ms, hit, preview(transcript.text))
             await self._post(TranscriptReady(VoiceTurn(
                 transcript, self._arrival_of(event.end_ms), endpoint_at, transcript_at, hit,
-                event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None)))
+                event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None,
+                event.audio, event.audio_start_ms)))
 
     async def _transcript(self, event: SpeechStopped, speculation: _Speculation | None,
                           segments: list[_Speculation]) -> Transcript:

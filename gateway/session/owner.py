@@ -69,6 +69,7 @@ class SessionOwner(TurnHandling):
         self.listening: Listening | None = None
         self.speak_replies = False  # only clients that send audio get audio back
         self.browser_voices: tuple[str, ...] = ()  # languages the page can speak itself
+        self.record_audio = False  # the user consented to keeping their answers' audio
         self.opening: Speaker | None = None
         self.opening_spoken = False
         self.opening_audio_ms = 0.0
@@ -217,6 +218,7 @@ class SessionOwner(TurnHandling):
             await self._close_listening()
         self.speak_replies = False
         self.browser_voices = ()
+        self.record_audio = False  # each connection asks again
 
     async def _detach(self) -> None:
         self.connection = None
@@ -306,6 +308,7 @@ class SessionOwner(TurnHandling):
                 return
             self.speak_replies = message.data.speak_replies
             self.browser_voices = tuple(message.data.browser_voices)
+            await self._consent_to_recording(message.data.record_audio)
             if self.speak_replies:
                 await self._announce_voice()
                 if message.data.speak_opening:

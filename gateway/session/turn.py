@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from gateway.session.events import ReplyDone, ReplyFailed, VoiceTurn
 from gateway.session.replying import Replying
@@ -38,7 +40,9 @@ class Turn:
     audio_ms: float = 0.0
     sample_rate: int = 0
     timings: dict[str, float] = field(default_factory=dict)
-    speech: dict[str, object] | None = None  # words and voiced stretches (voice turns)
+    # Voice turns: what feedback is computed from (words, voiced stretches, hesitations),
+    # being made in a worker when the turn starts.
+    speech: asyncio.Task[dict[str, Any]] | None = None
     feedback: dict[str, object] | None = None
     feedback_started: bool = False
     feedback_ready: bool = False

@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from audio import recording
 from gateway import protocol as p
 from gateway.counterpart import RapportChange
 from gateway.privacy import preview
@@ -24,7 +25,7 @@ from gateway.session.replying import Replying
 from gateway.session.speaking import BrowserSpeaking, Speaker, Speaking
 from gateway.session.tasks import abandon
 from gateway.session.turn import Preemption, Turn
-from gateway.storage.store import TurnSource, TurnStatus
+from gateway.storage.store import RecordedAudio, TurnSource, TurnStatus
 from scenarios.safety import RiskAssessment, assess_risk, safety_reply
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class TurnHandling:
         connection: Connection | None
         speak_replies: bool
         browser_voices: tuple[str, ...]
+        record_audio: bool
         opening: Speaker | None
         opening_spoken: bool
         opening_audio_ms: float
@@ -138,7 +140,10 @@ class TurnHandling:
         await self._cut("superseded")
         self.turn_count += 1
         seq = self.turn_count
-        speech = speech_record(voice.transcript, voice.voiced) if voice else None
+        # What the turn's feedback is computed from; made in a worker, off the reply's path.
+        speech = asyncio.create_task(speech_record(
+            voice.transcript, voice.voiced, voice.audio, voice.audio_start_ms,
+            self.record.language)) if voice else None
         turn = Turn(seq, message, emotion, source,
                     preemption.replying if preemption else Replying(seq, self.post),
                     client_timestamp=client_timestamp, voice=voice, speech=speech,
@@ -146,9 +151,14 @@ class TurnHandling:
                     preemptive=preemption is not None,
                     preemptive_discarded=self.preemptions_discarded)
         self.preemptions_discarded = 0
-        self.journal.put(f"turn {seq}", lambda: self.writes.insert_turn(
-            seq, message, emotion=emotion, source=source, client_timestamp=client_timestamp,
-            speech=speech))
+        async def insert() -> bool:
+            return await self.writes.insert_turn(
+                seq, message, emotion=emotion, source=source, client_timestamp=client_timestamp,
+                speech=await speech if speech else None)
+
+        self.journal.put(f"turn {seq}", insert)
+        if voice is not None and voice.audio is not None and self.record_audio:
+            self._record(seq, voice)
         log.info("session %s turn %d (%s, %s): %s", self.session_id, seq, source, emotion,
                  preview(message))
         self.current = turn
@@ -422,6 +432,45 @@ class TurnHandling:
 
     # ------------------------------------------------------------ the opening line
 
+    # ------------------------------------------------------------ recorded answers
+
+    async def _consent_to_recording(self, wanted: bool) -> None:
+        """`audio_config.record_audio`: keep the user's voice for each answer from now on,
+        for playback in the report. Never in counseling; answered by `recording`."""
+        if not wanted:
+            if self.record_audio:
+                self.record_audio = False
+                await self._send(p.Recording(data=p.RecordingData(
+                    enabled=False, reason="recording stopped at the user's request")))
+            return
+        scenario, _ = await self.counterpart.scenario()
+        if scenario.kind == "counseling":
+            self.record_audio = False
+            await self._send(p.Recording(data=p.RecordingData(
+                enabled=False, reason="counseling sessions are never recorded")))
+            return
+        self.record_audio = True
+        await self._send(p.Recording(data=p.RecordingData(
+            enabled=True, reason="each answer's audio is kept for the report and deleted "
+                                 "with the session")))
+
+    def _record(self, seq: int, voice: ev.VoiceTurn) -> None:
+        """Keep turn `seq`'s audio (Ogg Opus, encoded in a worker), unless the scenario turns
+        out to be counseling (checked again here: it may have changed since the consent)."""
+        audio, start_ms = voice.audio, voice.audio_start_ms
+        assert audio is not None
+
+        async def write() -> bool:
+            current, _ = await self.counterpart.scenario()
+            if current.kind == "counseling":
+                return True
+            data = await asyncio.to_thread(recording.encode, audio)
+            return await self.writes.save_audio(seq, RecordedAudio(
+                recording.CODEC, recording.RATE, start_ms,
+                round(len(audio) * 1000 / recording.RATE)), data)
+
+        self.journal.put(f"audio {seq}", write)
+
     async def _speak_opening(self) -> None:
         """Say the counterpart's opening line aloud, once, before the first turn (it is in
         the log already, and the model's history; it is not a turn of its own)."""
@@ -539,7 +588,8 @@ class TurnHandling:
         result: dict[str, Any] | None = None
         try:
             scenario, _ = await self.counterpart.scenario()
-            result = await turn_feedback(scenario, turn.message, self.record.language, turn.speech)
+            speech = await turn.speech if turn.speech else None
+            result = await turn_feedback(scenario, turn.message, self.record.language, speech)
         except Exception as error:
             log.warning("session %s: feedback failed (%s)", self.session_id, type(error).__name__)
         await self.inbox.put(ev.FeedbackReady(turn.seq, result))

@@ -15,6 +15,16 @@ TurnSource = Literal["text", "voice"]
 
 
 @dataclass(frozen=True)
+class RecordedAudio:
+    """Where a turn's recorded voice lies in the session's audio stream."""
+
+    codec: str
+    sample_rate: int
+    start_ms: int       # stream position of the clip's first sample
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class SessionRecord:
     id: str
     owner: str
@@ -222,6 +232,14 @@ class Store:
             "SELECT report, html FROM session_reports WHERE session_id = $1", session_id)
         return (row["report"], row["html"]) if row else None
 
+    async def reports_of(self, owner: str) -> list[tuple[str, datetime, dict[str, Any]]]:
+        """(session id, created at, report) of the owner's ended sessions, oldest first."""
+        rows = await self.pool.fetch(
+            "SELECT s.id, s.created_at, r.report FROM sessions s"
+            " JOIN session_reports r ON r.session_id = s.id"
+            " WHERE s.owner = $1 ORDER BY s.created_at, s.id", owner)
+        return [(r["id"], r["created_at"], r["report"]) for r in rows]
+
     # Operators' catalog edits: one JSON definition per id.
 
     async def custom_definitions(self, table: str) -> dict[str, dict[str, Any]]:
@@ -271,6 +289,18 @@ class Store:
             session_id, before_seq if before_seq is not None else 2**31 - 1, limit,
         )
         return [TurnRecord(**dict(r)) for r in reversed(rows)]
+
+    async def recordings(self, session_id: str) -> dict[int, RecordedAudio]:
+        """Which turns of the session have the user's voice recorded, and where it lies."""
+        rows = await self.pool.fetch(
+            "SELECT seq, codec, sample_rate, start_ms, duration_ms FROM turn_audio"
+            " WHERE session_id = $1 ORDER BY seq", session_id)
+        return {r["seq"]: RecordedAudio(r["codec"], r["sample_rate"], r["start_ms"],
+                                        r["duration_ms"]) for r in rows}
+
+    async def turn_audio(self, session_id: str, seq: int) -> bytes | None:
+        return await self.pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT audio FROM turn_audio WHERE session_id = $1 AND seq = $2", session_id, seq)
 
     async def all_turns(self, session_id: str) -> list[TurnRecord]:
         rows = await self.pool.fetch(
@@ -328,6 +358,16 @@ class OwnerWrites:
             " AND status = 'pending'"
             " AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)",
             seq, ai_reply)
+
+    async def save_audio(self, seq: int, recording: RecordedAudio, audio: bytes) -> bool:
+        """The user's own voice for turn `seq` (recorded with their consent)."""
+        return await self._fenced(
+            "INSERT INTO turn_audio (session_id, seq, codec, sample_rate, start_ms, duration_ms,"
+            " audio) SELECT $1, $3, $4, $5, $6, $7, $8"
+            " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)"
+            " ON CONFLICT (session_id, seq) DO NOTHING",
+            seq, recording.codec, recording.sample_rate, recording.start_ms,
+            recording.duration_ms, audio)
 
     async def save_feedback(self, seq: int, feedback: dict[str, Any]) -> bool:
         return await self._fenced(

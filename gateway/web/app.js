@@ -8,6 +8,7 @@ const TEXT = {
     useMic: "마이크로 말하기", start: "시작하기", youSpeak: "말하는 중…", aiSpeaks: "상대가 말하는 중…",
     rapport: "친밀도", emotion: "지금 기분", typeHere: "메시지 입력", send: "보내기", micOn: "마이크 켜기",
     micOff: "마이크 끄기", stopReply: "답변 멈추기", end: "대화 끝내기", report: "리포트", again: "새로 시작",
+    progress: "연습 기록 보기", progressTitle: "연습 기록", back: "돌아가기",
     connecting: "연결 중…", connected: "연결됨", reconnecting: "연결이 끊겼어요. 다시 연결하는 중…",
     reconnected: "다시 연결되었어요.", micListening: "🎙 듣는 중", micOffState: "🎙 꺼짐",
     micDenied: "마이크 사용이 거부되었어요. 브라우저 설정에서 허용하거나, 아래에 글로 입력해 주세요.",
@@ -25,6 +26,7 @@ const TEXT = {
     youSpeak: "You're speaking…", aiSpeaks: "Speaking…", rapport: "Rapport", emotion: "How you feel",
     typeHere: "Type a message", send: "Send", micOn: "Microphone on", micOff: "Microphone off",
     stopReply: "Stop the reply", end: "End the conversation", report: "Report", again: "Start again",
+    progress: "See your progress", progressTitle: "Your progress", back: "Back",
     connecting: "Connecting…", connected: "Connected", reconnecting: "Connection lost. Reconnecting…",
     reconnected: "Reconnected.", micListening: "🎙 listening", micOffState: "🎙 off",
     micDenied: "Microphone access was refused. Allow it in your browser settings, or type below.",
@@ -296,7 +298,7 @@ function showFeedback(feedback) {
   bubble.querySelector(".chips")?.remove();
   const chips = document.createElement("div");
   chips.className = "chips";
-  const fillers = feedback.metrics.fillers.fillers.filter((f) => f.kind !== "acoustic").length;
+  const fillers = feedback.metrics.fillers.fillers.length;  // only confident ones are reported
   const items = [[t("fillers"), fillers, feedback.scores.fillers]];
   const pace = feedback.metrics.pace;
   if (pace && pace.articulation_rate) items.push([t("pace"), `${Math.round(pace.articulation_rate * 10) / 10} ${pace.unit}`, feedback.scores.pace]);
@@ -548,10 +550,57 @@ function showReport() {
   state.ws?.close();
   $("session").hidden = true;
   $("report").hidden = false;
+  const frame = $("report-frame");
+  frame.onload = () => wirePlayback(frame.contentDocument);
   fetch(`/sessions/${state.sessionId}/report.html`, {headers: authHeaders()})
     .then((response) => (response.ok ? response.text() : ""))
-    .then((html) => { if (html) $("report-frame").srcdoc = html; });
+    .then((html) => { if (html) frame.srcdoc = html; });
   $("report-title").focus?.();
+}
+
+// Progress over sessions: the server draws it (inline SVG); it is fetched with the token,
+// like the report, and shown in a frame. "Back" returns to where it was opened from.
+let progressFrom = "setup";
+
+function showProgress(from) {
+  progressFrom = from;
+  $(from).hidden = true;
+  $("progress").hidden = false;
+  fetch(`/me/progress.html?language=${state.ui === "en" ? "en" : "ko"}`, {headers: authHeaders()})
+    .then((response) => (response.ok ? response.text() : ""))
+    .then((html) => { if (html) $("progress-frame").srcdoc = html; });
+  $("progress-title").focus?.();
+}
+
+function hideProgress() {
+  $("progress").hidden = true;
+  $(progressFrom).hidden = false;
+}
+
+// Recorded answers in the report: the audio is fetched with the token (the report frame
+// cannot send it), and each mark on an answer's timeline jumps the player to its moment.
+function wirePlayback(doc) {
+  if (!doc) return;
+  for (const box of doc.querySelectorAll(".playback")) {
+    const audio = box.querySelector("audio[data-src]");
+    let loaded = null;
+    const load = () => {
+      loaded ??= fetch(audio.dataset.src, {headers: authHeaders()})
+        .then((response) => (response.ok ? response.blob() : Promise.reject(response.status)))
+        .then((blob) => {
+          audio.src = URL.createObjectURL(blob);
+          return new Promise((resolve) => { audio.onloadedmetadata = resolve; });
+        });
+      return loaded;
+    };
+    audio.addEventListener("play", load, {once: true});
+    for (const mark of box.querySelectorAll(".marker")) {
+      mark.addEventListener("click", () => load().then(() => {
+        audio.currentTime = Number(mark.dataset.atMs) / 1000;
+        audio.play();
+      }).catch(() => {}));
+    }
+  }
 }
 
 function again() {
@@ -578,6 +627,9 @@ $("scenario").addEventListener("change", renderScenarios);
 $("start").addEventListener("click", start);
 $("end").addEventListener("click", end);
 $("again").addEventListener("click", again);
+$("progress-open").addEventListener("click", () => showProgress("setup"));
+$("report-progress").addEventListener("click", () => showProgress("report"));
+$("progress-back").addEventListener("click", hideProgress);
 $("stop-reply").addEventListener("click", () => {
   state.player?.stop();
   state.speech?.stop();
