@@ -45,7 +45,8 @@ async def delete_session(session: OwnedSessionDep, services: ServicesDep,
 
 @router.get("/me/data")
 async def export_my_data(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """Everything stored about the caller, as JSON: sessions, turns, reports."""
+    """Everything stored about the caller, as JSON: sessions, turns, reports, and the
+    addresses of any recorded answers."""
     sessions = []
     for record in await services.store.sessions_of(principal.user_id):
         report = await services.store.get_report(record.id)
@@ -56,6 +57,10 @@ async def export_my_data(principal: PrincipalDep, services: ServicesDep) -> dict
             "flagged_for_human": record.flagged_for_human,
             "turns": [t.as_json() for t in await services.store.all_turns(record.id)],
             "report": report[0] if report else None,
+            # Recorded answers (with consent): where to fetch each, not the audio itself.
+            "recordings": [{"seq": seq, "codec": r.codec, "duration_ms": r.duration_ms,
+                            "url": f"/sessions/{record.id}/turns/{seq}/audio"}
+                           for seq, r in (await services.store.recordings(record.id)).items()],
         })
     return {"user": principal.user_id, "sessions": sessions}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -140,6 +141,46 @@ async def test_typing_instead_and_the_report(site: str, browser: Browser) -> Non
         await screenshot(page, "browser-report")
     finally:
         await screenshot(page, "browser-text-final")
+
+
+async def test_a_recorded_answer_plays_back_from_its_marks_and_progress_shows(
+        site: str, browser: Browser) -> None:
+    page = await browser.new_page()
+    try:
+        await page.goto(site + "/")
+        await expect(page.locator("#scenario option")).to_have_count(5)
+        await page.select_option("#language", "en")
+        assert await page.locator("#record-box").is_hidden()  # counseling: never offered
+        await page.select_option("#scenario", "job_interview")
+        assert not await page.locator("#record-audio").is_checked()  # off until asked
+        await page.check("#record-audio")
+        await page.click("#start")
+        await expect(page.locator("#notice")).to_have_text("Your answers are being recorded",
+                                                           timeout=30_000)
+        await expect(page.locator("#log li.you").filter(has_text="country")).not_to_have_count(
+            0, timeout=60_000)
+        await wait_for_stat(page, "feedback", 30)
+        await page.click("#end")
+        frame = page.frame_locator("#report-frame")
+        mark = frame.locator(".playback .marker").first
+        await expect(mark).to_be_visible(timeout=30_000)
+        at_s = int(await mark.get_attribute("data-at-ms") or 0) / 1000
+        await mark.click()
+        audio = frame.locator(".playback audio")
+        await expect(audio).to_have_attribute("src", re.compile(r"^blob:"), timeout=10_000)
+        position = await audio.evaluate("(a) => a.currentTime")
+        assert at_s <= position < at_s + 1.5  # jumped to the mark (and may be playing on)
+        await screenshot(page, "browser-playback")
+        await page.click("#report-progress")
+        progress = page.frame_locator("#progress-frame")
+        await expect(progress.locator("section.scenario[data-scenario=job_interview]")).to_be_visible(
+            timeout=10_000)
+        await expect(progress.locator("circle.point").first).to_be_visible()
+        await screenshot(page, "browser-progress")
+        await page.click("#progress-back")
+        await expect(page.locator("#report")).to_be_visible()
+    finally:
+        await screenshot(page, "browser-playback-final")
 
 
 async def test_korean_labels_emotions_and_reconnect(site: str, browser: Browser) -> None:

@@ -722,7 +722,9 @@ async def test_recorded_answer_plays_back_with_its_fillers_marked(voice) -> None
     start = recording["start_ms"] * 16
     original = audio[start:start + len(pcm)].astype(float)
     assert np.corrcoef(original, pcm[:len(original)].astype(float))[0, 1] > 0.9
-    # Deleting the session deletes the recording.
+    # The user's data export says where it is; deleting the session deletes it.
+    exported = next(x for x in httpx.get(f"{base}/me/data").json()["sessions"] if x["id"] == sid)
+    assert [r["url"] for r in exported["recordings"]] == [f"/sessions/{sid}/turns/{turn['seq']}/audio"]
     assert await stored_audio_rows(base, sid) == 1
     assert httpx.delete(f"{base}/sessions/{sid}").status_code == 204
     assert await stored_audio_rows(base, sid) == 0

@@ -5,7 +5,9 @@ const EMOTIONS = ["neutral", "happy", "sad", "angry", "anxious", "surprised", "d
 const TEXT = {
   ko: {
     uiLanguage: "화면 언어", setupTitle: "연습할 대화를 고르세요", scenario: "시나리오", language: "대화 언어",
-    useMic: "마이크로 말하기", start: "시작하기", youSpeak: "말하는 중…", aiSpeaks: "상대가 말하는 중…",
+    useMic: "마이크로 말하기",
+    recordAudio: "내 답변을 녹음해서 리포트에서 다시 듣기 (세션을 지우면 함께 지워져요)",
+    recordingOn: "답변을 녹음하고 있어요", recordingOff: "녹음하지 않아요", start: "시작하기", youSpeak: "말하는 중…", aiSpeaks: "상대가 말하는 중…",
     rapport: "친밀도", emotion: "지금 기분", typeHere: "메시지 입력", send: "보내기", micOn: "마이크 켜기",
     micOff: "마이크 끄기", stopReply: "답변 멈추기", end: "대화 끝내기", report: "리포트", again: "새로 시작",
     progress: "연습 기록 보기", progressTitle: "연습 기록", back: "돌아가기",
@@ -22,7 +24,9 @@ const TEXT = {
   },
   en: {
     uiLanguage: "Language", setupTitle: "Choose a conversation to practise", scenario: "Scenario",
-    language: "Conversation language", useMic: "Speak with the microphone", start: "Start",
+    language: "Conversation language", useMic: "Speak with the microphone",
+    recordAudio: "Record my answers to hear them in the report (deleted with the session)",
+    recordingOn: "Your answers are being recorded", recordingOff: "Not recording", start: "Start",
     youSpeak: "You're speaking…", aiSpeaks: "Speaking…", rapport: "Rapport", emotion: "How you feel",
     typeHere: "Type a message", send: "Send", micOn: "Microphone on", micOff: "Microphone off",
     stopReply: "Stop the reply", end: "End the conversation", report: "Report", again: "Start again",
@@ -116,6 +120,9 @@ function renderScenarios() {
   select.value = state.scenarios.some((s) => s.id === chosen) ? chosen : "counseling";
   const scenario = state.scenarios.find((s) => s.id === select.value);
   $("scenario-goal").textContent = scenario ? scenario.goal[state.ui] : "";
+  // Recording is offered for rehearsal only: counseling is never recorded.
+  $("record-box").hidden = !scenario || scenario.kind === "counseling";
+  if ($("record-box").hidden) $("record-audio").checked = false;
 }
 
 function renderEmotions() {
@@ -217,6 +224,9 @@ function onEvent({type, data}) {
       break;
     case "voice_selected":
       showVoice(data);
+      break;
+    case "recording":
+      notice(data.enabled ? t("recordingOn") : `${t("recordingOff")}: ${data.reason}`, "info");
       break;
     case "tts_begin":
       state.player?.begin(data.sample_rate);
@@ -426,7 +436,8 @@ class BrowserSpeech {
 function sendAudioConfig() {
   // The opening line is asked for once per session, before the first turn.
   send("audio_config", {sample_rate: state.mic.rate, browser_voices: state.speech?.languages() ?? [],
-                        speak_opening: !state.openingAsked});
+                        speak_opening: !state.openingAsked,
+                        record_audio: $("record-audio").checked && state.kind !== "counseling"});
   state.openingAsked = true;
 }
 
