@@ -57,13 +57,12 @@ def create_speech_app(stt: STT | None, voices: dict[str, TTS]) -> Starlette:
                 return JSONResponse({"error": {"message": "'file' is required"}}, 400)
             data = await upload.read()
             language = str(form.get("language") or "") or None
-            context = str(form.get("prompt") or "")[-200:]
         try:
             samples = _read_wav(data)
         except (ValueError, EOFError, wave.Error) as error:
             return JSONResponse({"error": {"message": f"unreadable audio: {error}"}}, 400)
         try:
-            result = await stt.transcribe(samples, language=language, context=context)
+            result = await stt.transcribe(samples, language=language)
         except STTError as error:
             status = 503 if error.code == "stt_busy" else 500
             return JSONResponse({"error": {"message": str(error), "code": error.code}}, status)

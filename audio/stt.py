@@ -80,12 +80,9 @@ class STT(ABC):
 
     @abstractmethod
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None,
-                         context: str = "") -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream;
-        words starting well after `speech_end_ms` (the last voiced frame) are dropped.
-        `context`: what the speaker said just before (an earlier segment of the utterance),
-        given to the recogniser as a prompt so the words run on across the cut."""
+        words starting well after `speech_end_ms` (the last voiced frame) are dropped."""
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook)
         """Release worker threads and network clients."""
@@ -153,13 +150,12 @@ class WhisperSTT(STT):
             await loop.run_in_executor(self._executor, self._load, key)
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None,
-                         context: str = "") -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
         try:
             async with self.admission.admit():
                 job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
-                                           offset_ms, speech_end_ms, context)
+                                           offset_ms, speech_end_ms)
                 return await asyncio.wait_for(job, self.options.max_seconds)
         except EngineBusy as busy:
             raise STTError(str(busy), code="stt_busy") from None
@@ -168,7 +164,7 @@ class WhisperSTT(STT):
                            " and was given up") from None
 
     def _transcribe_sync(self, audio: Int16Array, language: str | None, offset_ms: int,
-                         speech_end_ms: int | None, context: str = "") -> Transcript:
+                         speech_end_ms: int | None) -> Transcript:
         started = time.perf_counter()
         key = self._model_key(language)
         model = self._load(key)
@@ -176,8 +172,6 @@ class WhisperSTT(STT):
         if key == "en":
             whisper_language = "en"
         prompt = self.options.initial_prompt.get(whisper_language or "", None)
-        if context:
-            prompt = f"{prompt} {context[-200:]}" if prompt else context[-200:]
         short = self._short_window
         words, detected, clean = self._decode(model, audio, whisper_language, prompt, short,
                                               offset_ms)
@@ -254,14 +248,11 @@ class OpenAISTT(STT):
         self.model = model
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None,
-                         context: str = "") -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
         import openai
 
         started = time.perf_counter()
         extra: dict[str, Any] = {} if language in (None, "auto") else {"language": language}
-        if context:
-            extra["prompt"] = context[-200:]
         try:
             result = await self._client.audio.transcriptions.create(
                 model=self.model, file=("utterance.wav", wav_bytes(audio), "audio/wav"),

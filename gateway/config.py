@@ -67,7 +67,6 @@ class Settings(BaseSettings):
     barge_in_confirm_ms: int = Field(600, ge=0, le=5000)
     # A pause this long inside an utterance keeps what was transcribed before it: only the
     # rest is transcribed when the turn ends (0: the whole utterance, always).
-    stt_segment_pause_ms: int = Field(0, ge=0, le=5000)
     vad_silero: bool = True  # Silero VAD decides where speech ends (webrtcvad alone: off)
     # Start the reply on the speculative transcript, held back until the end of turn is
     # confirmed; at most this many attempts are thrown away per turn.

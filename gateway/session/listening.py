@@ -72,33 +72,10 @@ class AudioRejected(Exception):
 
 @dataclass
 class _Speculation:
-    """A transcription of the utterance's audio from `start_samples` to `audio_samples`."""
+    """A transcription of the utterance's first `audio_samples`, started at a pause."""
 
     audio_samples: int
     task: asyncio.Task[Transcript]
-    start_samples: int = 0
-    speech_end_ms: int = 0
-
-
-def _abandon(speculations: list[_Speculation]) -> None:
-    for speculation in speculations:
-        abandon(speculation.task)  # the worker finishes; its result is ignored
-
-
-def merge(parts: list[Transcript]) -> Transcript:
-    """One utterance's transcript from those of its segments, in order."""
-    if len(parts) == 1:
-        return parts[0]
-    words = tuple(w for part in parts for w in part.words)
-    spoken = [part for part in parts if part.words]
-    return Transcript(
-        text=" ".join(part.text for part in parts if part.text),
-        start_ms=spoken[0].start_ms if spoken else parts[0].start_ms,
-        end_ms=spoken[-1].end_ms if spoken else parts[-1].end_ms,
-        words=words, language=parts[-1].language or parts[0].language,
-        stt_ms=parts[-1].stt_ms,  # what the turn waited for: the last segment
-        engine=parts[-1].engine)
-
 
 
 class Listening:
@@ -127,11 +104,6 @@ class Listening:
         self._frames = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)  # (frame count, time)
         self._speculation: _Speculation | None = None
-        # Segments of the utterance in progress already transcribed, up to pauses of at
-        # least STT_SEGMENT_PAUSE_MS: at the end only the rest is, so long turns end as fast
-        # as short ones.
-        self._segments: list[_Speculation] = []
-        self._segment_pause_ms = settings.stt_segment_pause_ms
         self._in_order = asyncio.Lock()  # transcripts become turns in the order spoken
         self._tasks: set[asyncio.Task[None]] = set()
         self._budget_ratio = settings.stt_budget_ratio
@@ -201,44 +173,21 @@ class Listening:
                 f"{self.audio_seconds:.1f} s of audio; the utterance was not transcribed")
         return None
 
-    def _speech_resumed(self, event: SpeechResumed) -> None:
-        """Speech goes on after a pause: a long pause keeps what was transcribed up to it as
-        a segment of the utterance; after a short one it is thrown away."""
-        speculation, self._speculation = self._speculation, None
-        if speculation is None:
-            return
-        if self._segment_pause_ms and \
-                event.stream_ms - speculation.speech_end_ms >= self._segment_pause_ms:
-            self._segments.append(speculation)
-        else:
-            abandon(speculation.task)
-
-    def _segments_heard(self) -> list[Transcript]:
-        """The kept segments' transcripts that are in by now."""
-        return [s.task.result() for s in self._segments
-                if s.task.done() and not s.task.cancelled() and s.task.exception() is None]
-
-    def _context(self) -> str:
-        """What the kept segments said, as the next one's prompt."""
-        return " ".join(t.text for t in self._segments_heard())
-
-    def _committed_samples(self) -> int:
-        return self._segments[-1].audio_samples if self._segments else 0
+    def _speech_resumed(self, _event: SpeechResumed) -> None:
+        """Speech goes on after a pause: what was transcribed up to it is thrown away."""
+        self._drop_speculation()
 
     def _speculate(self, event: SpeechPaused) -> None:
         self._drop_speculation()
         self.last_verdict = None
-        start = self._committed_samples()
-        audio = event.audio[start:]
-        if self._refusal(audio) is not None:
+        if self._refusal(event.audio) is not None:
             return
         assert self.stt is not None
         task = asyncio.create_task(self.stt.transcribe(
-            audio, language=self.language,
-            offset_ms=event.audio_start_ms + start * 1000 // PIPELINE_RATE,
-            speech_end_ms=event.speech_end_ms, context=self._context()))
+            event.audio, language=self.language, offset_ms=event.audio_start_ms,
+            speech_end_ms=event.speech_end_ms))
         task.add_done_callback(self._count_spent)
-        self._speculation = _Speculation(len(event.audio), task, start, event.speech_end_ms)
+        self._speculation = _Speculation(len(event.audio), task)
         if self._turn_end is not None:
             if self._live():
                 # The reply needs this transcript anyway: the turn does not end before it
@@ -266,7 +215,7 @@ class Listening:
         failed = task.cancelled() or task.exception() is not None
         verdict: TurnEnd = "unknown"
         if not failed:
-            transcript = merge([*self._segments_heard(), task.result()])
+            transcript = task.result()
             verdict = classify(transcript.text, self.language)
             if verdict != "incomplete" and transcript.text:
                 posting = asyncio.create_task(self._say(TranscriptSpeculated(transcript)))
@@ -284,23 +233,18 @@ class Listening:
             abandon(self._speculation.task)  # the worker finishes; its result is ignored
             self._speculation = None
 
-    def _drop_segments(self) -> None:
-        _abandon(self._segments)
-        self._segments = []
-
     def _finalize_later(self, event: SpeechStopped) -> None:
         speculation, self._speculation = self._speculation, None
-        segments, self._segments = self._segments, []
-        task = asyncio.create_task(self._finalize(event, speculation, segments,
-                                                  time.perf_counter()))
+        task = asyncio.create_task(self._finalize(event, speculation, time.perf_counter()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _finalize(self, event: SpeechStopped, speculation: _Speculation | None,
-                        segments: list[_Speculation], endpoint_at: float) -> None:
+                        endpoint_at: float) -> None:
         async with self._in_order:
             if event.speech_ms == 0 and event.reason == "silence":
-                _abandon([*segments, *([speculation] if speculation else [])])
+                if speculation is not None:
+                    abandon(speculation.task)
                 log.info("utterance at %d ms was not speech (room tone)", event.start_ms)
                 await self._post(UtteranceIgnored("no speech"))
                 return
@@ -308,8 +252,7 @@ class Listening:
             if not hit and speculation is not None:
                 abandon(speculation.task)
             try:
-                transcript = await self._transcript(event, speculation if hit else None,
-                                                    segments)
+                transcript = await self._transcript(event, speculation if hit else None)
             except _Refused as refused:
                 log.info("utterance at %d ms not transcribed: %s", event.start_ms,
                          refused.failure.code)
@@ -330,35 +273,22 @@ class Listening:
                 event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None,
                 event.audio, event.audio_start_ms)))
 
-    async def _transcript(self, event: SpeechStopped, speculation: _Speculation | None,
-                          segments: list[_Speculation]) -> Transcript:
-        """The utterance's words: its kept segments' and the rest's (the speculation's when
-        it holds exactly the final audio); the whole utterance again if a segment failed."""
-        parts: list[Transcript] = []
-        for segment in segments:
-            try:
-                parts.append(await segment.task)
-            except (STTError, asyncio.CancelledError):
-                _abandon(segments)
-                parts, segments = [], []
-                break
-        start = segments[-1].audio_samples if segments else 0
-        if speculation is not None and speculation.start_samples == start:
-            parts.append(await speculation.task)
-            return merge(parts)
-        audio = event.audio[start:]
-        if (refused := self._refusal(audio)) is not None:
+    async def _transcript(self, event: SpeechStopped,
+                          speculation: _Speculation | None) -> Transcript:
+        """The utterance's words: the speculation's when it holds exactly the final audio,
+        else transcribed now."""
+        if speculation is not None:
+            return await speculation.task
+        if (refused := self._refusal(event.audio)) is not None:
             raise _Refused(refused)
         assert self.stt is not None
-        rest = await self.stt.transcribe(
-            audio, language=self.language,
-            offset_ms=event.audio_start_ms + start * 1000 // PIPELINE_RATE,
-            speech_end_ms=event.end_ms, context=" ".join(part.text for part in parts))
-        self._stt_spent_s += rest.stt_ms / 1000
-        return merge([*parts, rest])
+        transcript = await self.stt.transcribe(
+            event.audio, language=self.language, offset_ms=event.audio_start_ms,
+            speech_end_ms=event.end_ms)
+        self._stt_spent_s += transcript.stt_ms / 1000
+        return transcript
 
     async def aclose(self) -> None:
-        self._drop_segments()
         self._drop_speculation()
         for task in list(self._tasks):
             task.cancel()
