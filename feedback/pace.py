@@ -35,11 +35,80 @@ class PaceReport:
 
 
 def units_in(text: str, language: str) -> float:
-    """Words (English, filled pauses excluded) or Hangul syllables (Korean)."""
+    """Words (English, filled pauses excluded) or Hangul syllables (Korean). Numerals count
+    as they are said: Whisper writes "twenty percent" as "20%", "이십 퍼센트" as "20%"."""
     if language == "ko":
-        return float(len(_HANGUL.findall(text)))
-    return float(sum(1 for t in text.split() if normalize(t) and normalize(t) not in
-                     FILLED_PAUSES["en"]))
+        return float(len(_HANGUL.findall(text))
+                     + sum(_spoken_number(m, "ko") for m in _NUMERAL.findall(text)))
+    count = 0
+    for token in text.split():
+        numerals = _NUMERAL.findall(token)
+        if numerals:
+            count += sum(_spoken_number(m, "en") for m in numerals)
+        elif normalize(token) and normalize(token) not in FILLED_PAUSES["en"]:
+            count += 1
+    return float(count)
+
+
+_NUMERAL = re.compile(r"[$₩]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?%?")
+_KO_DIGIT_POSITIONS = (0, 1, 1, 1)  # 일/십/백/천: a position word after all but the ones
+
+
+def _spoken_number(numeral: str, language: str) -> int:
+    """Words (en) or syllables (ko) a numeral is read with: "20%" is "twenty percent"
+    (2 words) or "이십 퍼센트" (5 syllables); "2021" is "twenty twenty-one" or "이천이십일"."""
+    extra = 0
+    if numeral.endswith("%"):
+        extra += 1 if language == "en" else 3  # percent / 퍼센트
+        numeral = numeral[:-1]
+    if numeral[:1] in "$₩":
+        extra += 1 if language == "en" else 1 if numeral[0] == "₩" else 2  # dollars / 원 / 달러
+        numeral = numeral[1:]
+    numeral = re.sub(r"(st|nd|rd|th)$", "", numeral).replace(",", "")
+    whole, _, decimals = numeral.partition(".")
+    value = int(whole) if whole.isdigit() else 0
+    spoken = _en_words(value, year=len(whole) == 4 and "," not in numeral) if language == "en" \
+        else _ko_syllables(value)
+    if decimals:
+        spoken += 1 + len(decimals)  # point / 점, then digit by digit
+    return spoken + extra
+
+
+def _en_words(value: int, *, year: bool = False) -> int:
+    """Words of an English number, compounds such as "twenty-one" being one word."""
+    if year and 1100 <= value <= 2099 and value % 1000 >= 10 and value % 100 != 0:
+        return 1 + _en_words(value % 100) if value // 100 != 20 or value % 100 >= 10 \
+            else 3  # nineteen eighty-four; twenty twenty-one; two thousand five
+    if value < 100:
+        return 1
+    if value < 1000:
+        return 2 + (_en_words(value % 100) if value % 100 else 0)
+    for size in (10**9, 10**6, 10**3):
+        if value >= size:
+            rest = value % size
+            return _en_words(value // size) + 1 + (_en_words(rest) if rest else 0)
+    return 1
+
+
+def _ko_syllables(value: int) -> int:
+    """Syllables of a Sino-Korean number: 이천이십일 = 5; 일 is dropped before 십/백/천."""
+    if value == 0:
+        return 1  # 영
+    syllables = 0
+    group_index = 0
+    while value:
+        group, value = value % 10_000, value // 10_000
+        if group == 1 and group_index == 1:
+            syllables += 1  # 만, not 일만
+        elif group:
+            digits = [int(d) for d in str(group)[::-1]]
+            for position, digit in enumerate(digits):
+                if digit:
+                    syllables += _KO_DIGIT_POSITIONS[position] + (
+                        0 if digit == 1 and position > 0 else 1)
+            syllables += 1 if group_index else 0  # 만, 억
+        group_index += 1
+    return syllables
 
 
 def _rate(units: float, ms: int, language: str) -> float | None:
