@@ -53,17 +53,26 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
               "probability": w.probability} for w in transcript.words]
     record: dict[str, Any] = {"words": words, "voiced": [list(v) for v in voiced],
                               "language": transcript.language}
-    if audio is not None and len(audio):
-        # Pauses and pace from where the sound is, not where the VAD's frames say (see
-        # bench/pace_truth.py); the VAD's own stretches are kept beside them.
-        record["vad_voiced"] = record["voiced"]
-        record["voiced"] = [list(v) for v in await asyncio.to_thread(
-            refine_voiced, audio, voiced, offset_ms=audio_start_ms)]
-        heard = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
-        found = await asyncio.to_thread(hesitations, audio, heard,
-                                        feedback_language(session_language, record),
-                                        offset_ms=audio_start_ms)
-        record["hesitations"] = [dataclasses.asdict(h) for h in found]
+    if audio is None or not len(audio):
+        return record
+    heard = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
+    language = feedback_language(session_language, record)
+
+    def analyse() -> tuple[tuple[tuple[int, int], ...], tuple[Hesitation, ...]]:
+        return (refine_voiced(audio, voiced, offset_ms=audio_start_ms),
+                hesitations(audio, heard, language, offset_ms=audio_start_ms))
+
+    try:
+        refined, found = await asyncio.to_thread(analyse)
+    except Exception as error:  # the turn is stored with what the VAD and STT gave
+        log.warning("acoustic evidence failed (%s): the turn keeps the VAD's stretches",
+                    type(error).__name__)
+        return record
+    # Pauses and pace from where the sound is, not where the VAD's frames say (see
+    # bench/pace_truth.py); the VAD's own stretches are kept beside them.
+    record["vad_voiced"] = record["voiced"]
+    record["voiced"] = [list(v) for v in refined]
+    record["hesitations"] = [dataclasses.asdict(h) for h in found]
     return record
 
 

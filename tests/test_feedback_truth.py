@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import filler_set, pace_truth
 from feedback.acoustic import hesitations
@@ -122,3 +124,25 @@ def test_numerals_count_as_they_are_said(text: str, language: str, units: int) -
     from feedback.pace import units_in
 
     assert units_in(text, language) == units
+
+
+@settings(max_examples=60, deadline=None)
+@given(samples=st.lists(st.integers(-32768, 32767), max_size=4000),
+       spans=st.lists(st.tuples(st.integers(-500, 1500), st.integers(0, 800)), max_size=6),
+       offset=st.integers(0, 100_000))
+def test_acoustic_evidence_never_fails_on_any_audio(samples: list[int],
+                                                    spans: list[tuple[int, int]],
+                                                    offset: int) -> None:
+    """Whatever the microphone sent (silence, clipping, a few samples, noise) and wherever
+    the words were put, the evidence is computed and stays inside the audio."""
+    from feedback.acoustic import refine_voiced
+
+    audio = np.array(samples, dtype=np.int16)
+    words = [Word("w", offset + a, offset + a + length, 0.9) for a, length in spans]
+    duration = len(audio) // 16
+    for h in hesitations(audio, words, "en", offset_ms=offset):
+        assert offset <= h.start_ms < h.end_ms <= offset + duration
+        assert 0.0 <= h.probability <= 1.0
+    voiced = [(offset + a, offset + a + length) for a, length in spans if length > 0]
+    for start, end in refine_voiced(audio, voiced, offset_ms=offset):
+        assert start <= end

@@ -430,8 +430,6 @@ class TurnHandling:
                 utterance_id=turn.utterance_id, interrupted=interrupted,
                 audio_ms=round(turn.audio_ms), mode=mode)))
 
-    # ------------------------------------------------------------ the opening line
-
     # ------------------------------------------------------------ recorded answers
 
     async def _consent_to_recording(self, wanted: bool) -> None:
@@ -470,6 +468,8 @@ class TurnHandling:
                 round(len(audio) * 1000 / recording.RATE)), data)
 
         self.journal.put(f"audio {seq}", write)
+
+    # ------------------------------------------------------------ the opening line
 
     async def _speak_opening(self) -> None:
         """Say the counterpart's opening line aloud, once, before the first turn (it is in
