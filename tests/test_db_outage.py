@@ -77,3 +77,40 @@ async def test_a_database_outage_loses_no_turn(gateway, own_postgres, outage_s) 
     assert [t["status"] for t in turns] == ["complete"] * len(replies)
     assert [t["ai_reply"] for t in turns] == replies
     assert turns[-2]["emotion"] in ("sad", "anxious")
+
+
+async def test_every_owner_write_applies_again_when_retried(postgres) -> None:
+    """The journal retries a write whose answer an outage hid, so each write must report
+    itself applied when it had already landed: a write that reports 0 rows reads as a lost
+    lease and closes the session."""
+    import asyncpg
+
+    from gateway.storage.migrations import migrate
+    from gateway.storage.store import OwnerWrites, RecordedAudio, Store, create_pool
+
+    dsn = postgres.new_database()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        store = Store(pool)
+        await store.open_session("retry-1", "alice", scenario="job_interview", language="en")
+        assert await store.acquire_lease("retry-1", "host", "token-1", 30) is not None
+        writes = OwnerWrites(pool, "retry-1", "token-1")
+        clip = RecordedAudio("opus", 16000, 1200, 2500)
+        for _ in range(2):  # the first attempt, then its retry
+            assert await writes.insert_turn(1, "Hello.", emotion="neutral", source="voice",
+                                            client_timestamp=None, speech=None)
+            assert await writes.save_audio(1, clip, b"OggS...")
+            assert await writes.save_feedback(1, {"overall": 80})
+            assert await writes.finish_turn(1, ai_reply="Hi.", status="complete",
+                                            end_reason=None, timings={})
+        assert list((await store.recordings("retry-1")).values()) == [clip]
+        # Another owner's token applies nothing.
+        stale = OwnerWrites(pool, "retry-1", "token-0")
+        assert not await stale.save_audio(2, clip, b"OggS...")
+    finally:
+        await pool.close()

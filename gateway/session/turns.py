@@ -453,19 +453,20 @@ class TurnHandling:
                                  "with the session")))
 
     def _record(self, seq: int, voice: ev.VoiceTurn) -> None:
-        """Keep turn `seq`'s audio (Ogg Opus, encoded in a worker), unless the scenario turns
-        out to be counseling (checked again here: it may have changed since the consent)."""
+        """Keep turn `seq`'s audio (Ogg Opus, encoded once in a worker; a retried write does
+        not encode again), unless the scenario turns out to be counseling (checked again
+        here: it may have changed since the consent)."""
         audio, start_ms = voice.audio, voice.audio_start_ms
         assert audio is not None
+        encoded = asyncio.create_task(asyncio.to_thread(recording.encode, audio))
+        where = RecordedAudio(recording.CODEC, recording.RATE, start_ms,
+                              round(len(audio) * 1000 / recording.RATE))
 
         async def write() -> bool:
             current, _ = await self.counterpart.scenario()
             if current.kind == "counseling":
                 return True
-            data = await asyncio.to_thread(recording.encode, audio)
-            return await self.writes.save_audio(seq, RecordedAudio(
-                recording.CODEC, recording.RATE, start_ms,
-                round(len(audio) * 1000 / recording.RATE)), data)
+            return await self.writes.save_audio(seq, where, await encoded)
 
         self.journal.put(f"audio {seq}", write)
 

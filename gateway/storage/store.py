@@ -365,7 +365,9 @@ class OwnerWrites:
             "INSERT INTO turn_audio (session_id, seq, codec, sample_rate, start_ms, duration_ms,"
             " audio) SELECT $1, $3, $4, $5, $6, $7, $8"
             " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND lease_token = $2)"
-            " ON CONFLICT (session_id, seq) DO NOTHING",
+            # A retry of a write that landed (its answer lost in an outage) still applies:
+            # DO NOTHING would report 0 rows, which reads as a lost lease.
+            " ON CONFLICT (session_id, seq) DO UPDATE SET seq = excluded.seq",
             seq, recording.codec, recording.sample_rate, recording.start_ms,
             recording.duration_ms, audio)
 
