@@ -44,8 +44,6 @@ PAUSE_TOLERANCE_MS = 50
 
 
 async def build() -> None:
-    import soundfile
-
     DATA.mkdir(parents=True, exist_ok=True)
     voices = filler_set._voices("en")
     labels = []
@@ -66,8 +64,7 @@ async def build() -> None:
                 cursor += gap
         clip = np.concatenate([*audio, np.zeros(int(0.4 * RATE))])
         name = f"pace_{index:02d}.opus"
-        soundfile.write(DATA / name, np.clip(clip, -32768, 32767).astype(np.int16), RATE,
-                        format="OGG", subtype="OPUS", compression_level=filler_set.OPUS_LEVEL)
+        (DATA / name).write_bytes(filler_set.save(clip))
         labels.append({"file": name, "language": "en", "voice": voice_name,
                        "noise": ("quiet", "room_tone", "fan_15db")[index % 3], "pieces": pieces})
     (DATA / "labels.json").write_text(json.dumps(labels, indent=1) + "\n")

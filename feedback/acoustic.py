@@ -60,14 +60,21 @@ def frame_levels(audio: np.ndarray) -> np.ndarray:
     return 20 * np.log10(rms / 32768 + 1e-7)
 
 
+def louder_than_room(levels: np.ndarray, over_floor_db: float,
+                     within_peak_db: float) -> np.ndarray:
+    """Which hops are louder than the room: an adaptive threshold `over_floor_db` above the
+    noise floor (10th percentile) but no lower than `within_peak_db` under the loudest
+    speech (99th percentile)."""
+    floor, peak = np.percentile(levels, 10), np.percentile(levels, 99)
+    return levels > max(floor + over_floor_db, peak - within_peak_db)
+
+
 def islands(levels: np.ndarray) -> list[tuple[int, int]]:
-    """Stretches (first hop, end hop) louder than the room: an adaptive threshold between
-    the noise floor and the loudest speech."""
+    """Stretches (first hop, end hop) louder than the room (9 dB over its floor, within
+    35 dB of the loudest speech)."""
     if len(levels) == 0:
         return []
-    floor, peak = np.percentile(levels, 10), np.percentile(levels, 99)
-    threshold = max(floor + 9.0, peak - 35.0)
-    active = levels > threshold
+    active = louder_than_room(levels, 9.0, 35.0)
     runs: list[list[int]] = []
     for i, on in enumerate(active):
         if not on:
@@ -97,8 +104,7 @@ def refine_voiced(audio: np.ndarray, spans: Sequence[tuple[int, int]], *,
     levels = frame_levels(audio.astype(np.float32))
     if len(levels) == 0:
         return tuple((a, b) for a, b in merged)
-    floor, peak = np.percentile(levels, 10), np.percentile(levels, 99)
-    loud = levels > max(floor + 6.0, peak - 40.0)
+    loud = louder_than_room(levels, 6.0, 40.0)
     refined = []
     for start_ms, end_ms in merged:
         a = max(0, (start_ms - offset_ms) // 10)

@@ -122,12 +122,18 @@ def detect_fillers(turn: Turn) -> FillerReport:
             i += 1
     found = confirmed(found, turn)
     found.sort(key=lambda f: (f.start_ms if f.start_ms is not None else -1))
-    # A filled pause heard but not written adds one to the rate: the words spoken grow by it.
     counted = sum(1 for w in norm if w and w not in BACKCHANNELS)
+    return filler_report(tuple(found), counted)
+
+
+def filler_report(found: tuple[Filler, ...], words: int) -> FillerReport:
+    """The rate, counts by word and clusters of `found` among `words` written words (one
+    turn's, or a whole session's). A filled pause heard but not written adds one to the
+    rate's denominator too: the words spoken grow by it."""
     unwritten = sum(1 for f in found if f.kind == "acoustic")
-    rate = round(len(found) / (counted + unwritten) * 100, 2) if counted else 0.0
+    rate = round(len(found) / (words + unwritten) * 100, 2) if words else 0.0
     by_word = dict(Counter(f.text for f in found).most_common())
-    return FillerReport(tuple(found), counted, rate, by_word, clusters(found))
+    return FillerReport(found, words, rate, by_word, clusters(list(found)))
 
 
 def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:

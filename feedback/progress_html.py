@@ -6,18 +6,21 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from feedback.progress import SCORES
+
 LABELS = {
     "en": {"title": "Your progress", "none": "No scored practice yet: finish a rehearsal and "
            "its report will start your progress here.", "sessions": "sessions",
            "scores": "Scores (0-100)", "fillers": "Fillers per 100 words", "pace": "Pace",
-           "overall": "overall", "fillers_score": "fillers", "pace_score": "pace",
-           "pauses": "pauses", "clarity": "clarity", "politeness": "politeness",
-           "session": "Session"},
+           "overall": "overall", "session": "Session",
+           "series": {"overall": "overall", "fillers": "fillers", "pace": "pace",
+                      "pauses": "pauses", "clarity": "clarity", "politeness": "politeness"}},
     "ko": {"title": "연습 기록", "none": "아직 점수가 매겨진 연습이 없어요. 연습을 끝내면 "
            "리포트와 함께 여기에 기록이 쌓여요.", "sessions": "회",
            "scores": "점수 (0-100)", "fillers": "100어절당 군말", "pace": "말 속도",
-           "overall": "종합", "fillers_score": "군말", "pace_score": "속도", "pauses": "쉼",
-           "clarity": "명료성", "politeness": "공손함", "session": "회차"},
+           "overall": "종합", "session": "회차",
+           "series": {"overall": "종합", "fillers": "군말", "pace": "속도", "pauses": "쉼",
+                      "clarity": "명료성", "politeness": "공손함"}},
 }
 COLOURS = {"overall": "#1f4e79", "fillers": "#c0504d", "pace": "#9bbb59", "pauses": "#8064a2",
            "clarity": "#4bacc6", "politeness": "#f79646"}
@@ -65,20 +68,18 @@ def _line_chart(series: dict[str, list[float | None]], top: float, label: str,
 
 
 def render_progress_html(scenarios: list[dict[str, Any]], language: str) -> str:
-    labels = LABELS["en" if language == "en" else "ko"]
+    labels: dict[str, Any] = LABELS["en" if language == "en" else "ko"]
     sections = []
     for scenario in scenarios:
         sessions = scenario["sessions"]
         count = len(sessions)
         scores = {"overall": [s["overall"] for s in sessions]}
-        for name in ("fillers", "pace", "pauses", "clarity", "politeness"):
+        for name in SCORES:
             values = [s["scores"].get(name) for s in sessions]
             if any(v is not None for v in values):
                 scores[name] = values
-        legend = "".join(
-            f'<span><i style="background:{COLOURS[name]}"></i>'
-            f'{labels["fillers_score" if name == "fillers" else "pace_score" if name == "pace" else name]}'
-            '</span>' for name in scores)
+        legend = "".join(f'<span><i style="background:{COLOURS[name]}"></i>'
+                         f'{labels["series"][name]}</span>' for name in scores)
         rates = [s["fillers_per_100"] for s in sessions]
         top_rate = max([5.0, *(r for r in rates if r is not None)])
         paces = [s["pace"] for s in sessions]

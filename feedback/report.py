@@ -13,7 +13,7 @@ from typing import Any
 from feedback import scores as s
 from feedback.analyze import TurnFeedback, analyze_turn
 from feedback.clarity import ClarityReport
-from feedback.fillers import FillerReport, clusters
+from feedback.fillers import FillerReport, filler_report
 from feedback.pace import NORMS, PaceReport, PaceWindow
 from feedback.pauses import PauseReport
 from feedback.politeness import EnglishPoliteness, KoreanPoliteness
@@ -100,12 +100,8 @@ def build_report(turns: list[ReportTurn], expect: Expectations, language: str) -
 
 
 def _fillers(feedbacks: list[TurnFeedback]) -> FillerReport:
-    found = tuple(x for f in feedbacks for x in f.fillers.fillers)
-    words = sum(f.fillers.words for f in feedbacks)
-    unwritten = sum(1 for x in found if x.kind == "acoustic")
-    rate = round(len(found) / (words + unwritten) * 100, 2) if words else 0.0
-    by_word = dict(Counter(x.text for x in found).most_common())
-    return FillerReport(found, words, rate, by_word, clusters(list(found)))
+    return filler_report(tuple(x for f in feedbacks for x in f.fillers.fillers),
+                         sum(f.fillers.words for f in feedbacks))
 
 
 def _pace(feedbacks: list[TurnFeedback], language: str) -> PaceReport | None:

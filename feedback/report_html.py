@@ -150,18 +150,18 @@ def _since_last_time(delta: dict[str, Any] | None, labels: dict[str, str]) -> st
     if not delta:
         return ""
     items = []
-    rows: list[tuple[str, float | None, bool]] = [
-        (labels["overall"], delta.get("overall"), True),
-        *((labels[name], value, True) for name, value in (delta.get("scores") or {}).items()),
-        (labels["filler_rate"], delta.get("fillers_per_100"), False),
-        (f'{labels["pace_rate"]} ({delta.get("pace_unit") or ""})', delta.get("pace"), True)]
-    for name, value, up_is_better in rows:
+    # Which way is better: up (+1), down (-1), or neither (0: faster is not better; the
+    # pace score says whether it moved well).
+    rows: list[tuple[str, float | None, int]] = [
+        (labels["overall"], delta.get("overall"), 1),
+        *((labels[name], value, 1) for name, value in (delta.get("scores") or {}).items()),
+        (labels["filler_rate"], delta.get("fillers_per_100"), -1),
+        (f'{labels["pace_rate"]} ({delta.get("pace_unit") or ""})', delta.get("pace"), 0)]
+    for name, value, better_when in rows:
         if value is None:
             continue
-        better = value > 0 if up_is_better else value < 0
-        tone = "same" if value == 0 else "better" if better else "worse"
-        if name.startswith(labels["pace_rate"]):
-            tone = "same"  # faster is not better: the pace score says whether it moved well
+        tone = ("same" if value == 0 or better_when == 0
+                else "better" if value * better_when > 0 else "worse")
         items.append(f'<li class="{tone}">{escape(name)} <b>{_signed(value)}</b></li>')
     return (f'<h2>{labels["since"]} <small>({escape(str(delta.get("created_at", ""))[:10])})'
             f'</small></h2><ul class="since">{"".join(items)}</ul>')

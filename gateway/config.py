@@ -65,8 +65,6 @@ class Settings(BaseSettings):
     # interruption (shorter: a backchannel such as "네", "mm-hm" or a cough, and the reply
     # resumes).
     barge_in_confirm_ms: int = Field(600, ge=0, le=5000)
-    # A pause this long inside an utterance keeps what was transcribed before it: only the
-    # rest is transcribed when the turn ends (0: the whole utterance, always).
     vad_silero: bool = True  # Silero VAD decides where speech ends (webrtcvad alone: off)
     # Start the reply on the speculative transcript, held back until the end of turn is
     # confirmed; at most this many attempts are thrown away per turn.

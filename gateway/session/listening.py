@@ -134,7 +134,7 @@ class Listening:
             if isinstance(event, SpeechPaused):
                 self._speculate(event)
             elif isinstance(event, SpeechResumed):
-                self._speech_resumed(event)
+                self._drop_speculation()  # speech goes on: what was transcribed is stale
             elif isinstance(event, SpeechStopped):
                 self._finalize_later(event)
         return events
@@ -172,10 +172,6 @@ class Listening:
                 f"this session used {self._stt_spent_s:.1f} s of speech recognition for "
                 f"{self.audio_seconds:.1f} s of audio; the utterance was not transcribed")
         return None
-
-    def _speech_resumed(self, _event: SpeechResumed) -> None:
-        """Speech goes on after a pause: what was transcribed up to it is thrown away."""
-        self._drop_speculation()
 
     def _speculate(self, event: SpeechPaused) -> None:
         self._drop_speculation()

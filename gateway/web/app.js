@@ -563,10 +563,15 @@ function showReport() {
   $("report").hidden = false;
   const frame = $("report-frame");
   frame.onload = () => wirePlayback(frame.contentDocument);
-  fetch(`/sessions/${state.sessionId}/report.html`, {headers: authHeaders()})
+  showPage(frame, `/sessions/${state.sessionId}/report.html`);
+  $("report-title").focus?.();
+}
+
+// A page the server renders (the report, progress), fetched with the token and shown in a frame.
+function showPage(frame, url) {
+  fetch(url, {headers: authHeaders()})
     .then((response) => (response.ok ? response.text() : ""))
     .then((html) => { if (html) frame.srcdoc = html; });
-  $("report-title").focus?.();
 }
 
 // Progress over sessions: the server draws it (inline SVG); it is fetched with the token,
@@ -577,9 +582,7 @@ function showProgress(from) {
   progressFrom = from;
   $(from).hidden = true;
   $("progress").hidden = false;
-  fetch(`/me/progress.html?language=${state.ui === "en" ? "en" : "ko"}`, {headers: authHeaders()})
-    .then((response) => (response.ok ? response.text() : ""))
-    .then((html) => { if (html) $("progress-frame").srcdoc = html; });
+  showPage($("progress-frame"), `/me/progress.html?language=${state.ui === "en" ? "en" : "ko"}`);
   $("progress-title").focus?.();
 }
 
