@@ -1,8 +1,8 @@
 """Speech to text: one small interface; faster-whisper locally, or OpenAI's API.
 
-Whisper runs in a single worker thread (one decode at a time keeps its two CPU threads
-busy without oversubscription), and its lazy segment generator is consumed entirely
-inside that thread, never on the event loop.
+Whisper runs in a single worker thread (one decode at a time, on one CPU thread by default:
+tiny and base decode faster on one thread than on two), and its lazy segment generator is
+consumed entirely inside that thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class WhisperSTT(STT):
 
     name = "whisper"
 
-    def __init__(self, models: dict[str, Path | str], *, threads: int = 2,
+    def __init__(self, models: dict[str, Path | str], *, threads: int = 1,
                  options: STTOptions | None = None, short_window: bool = True,
                  workers: int = 1, max_wait_s: float = 3.0) -> None:
         self._model_refs = models  # language ("en", "ko", "auto") -> model path or name
