@@ -3,9 +3,10 @@
 A small rule set over the speculative transcript (Whisper's text of the utterance up to the
 pause), in English and Korean. It answers `complete` (a finished sentence: answer after a
 short silence), `incomplete` (a trailing "and", "so", "그래서", "근데", a filler "um",
-"음", "어", a trailing comma or "...", a connective ending such as "-는데", "-고", or a
-short utterance that opens with "and so" and has not yet made its point: wait longer, up
-to a bound) or `unknown` (wait the usual silence).
+"음", "어", a trailing comma, a connective ending such as "-는데", "-고", or a short
+utterance that opens with "and so" and has not yet made its point: wait longer, up to a
+bound) or `unknown` (wait the usual silence). A trailing "..." decides nothing by itself:
+Whisper writes it for a voice trailing off and for a sentence whose audio simply stops.
 
 Rules, not a model: they are cheap (microseconds), explainable, and measured on the
 fixtures' mid-sentence pauses (jfk: "And so, my fellow Americans" and "ask not" are
@@ -23,7 +24,10 @@ from typing import Literal
 TurnEnd = Literal["complete", "incomplete", "unknown"]
 
 _FINAL_PUNCT = re.compile(r"[.?!。？！]['\"”’)\]]*$")
-_OPEN_PUNCT = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)['\"”’)\]]*$")
+_OPEN_PUNCT = re.compile(r"(,|;|:|-|–|—)['\"”’)\]]*$")
+# Whisper writes "..." both for a voice trailing off and for a sentence whose audio simply
+# stops ("ask what you can do for your country..."): the words before it decide.
+_ELLIPSIS = re.compile(r"(\.\.\.|…)['\"”’)\]]*$")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
 # A last word after which an English sentence cannot be over...
@@ -62,6 +66,7 @@ def classify(text: str, language: str | None) -> TurnEnd:
     if _OPEN_PUNCT.search(text):
         return "incomplete"
     last = words[-1]
+    text = _ELLIPSIS.sub("", text).rstrip()  # judged by its words, as if unpunctuated
     korean = language == "ko" or (language in (None, "auto") and _hangul(text))
     if korean:
         if last in _KO_TRAILING:

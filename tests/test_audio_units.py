@@ -288,6 +288,9 @@ def test_room_tone_keeps_webrtcvad_alone_from_ever_ending_the_turn() -> None:
     ("And so, my fellow Americans,", "en", "incomplete"),
     ("And so am I fellow Americans.", "en", "incomplete"),   # tiny.en's hearing of it
     ("And so my fellow Americans ask not...", "en", "incomplete"),
+    ("ask what you can do for your country...", "en", "unknown"),  # audio that just stops
+    ("I would like to...", "en", "incomplete"),
+    ("회사에 갔는데...", "ko", "incomplete"),
     ("I led the team and", "en", "incomplete"),
     ("I think, um", "en", "incomplete"),
     ("I am a backend engineer", "en", "unknown"),
