@@ -32,6 +32,7 @@ from gateway.session.listening import AudioRejected, Listening
 from gateway.session.speaking import Speaker
 from gateway.session.turn import Preemption, Turn
 from gateway.session.turns import TurnHandling
+from gateway.session.utterance import Utterance
 from gateway.storage import SessionRecord, TurnRecord
 from gateway.storage.store import OwnerWrites
 from scenarios.models import Persona, Scenario
@@ -72,7 +73,7 @@ class SessionOwner(TurnHandling):
         self.record_audio = False  # the user consented to keeping their answers' audio
         self.opening: Speaker | None = None
         self.opening_spoken = False
-        self.opening_audio_ms = 0.0
+        self.opening_said = Utterance("opening", 0)
         self.interjection = False  # the user is talking over a reply, which is paused
         self.speech_truths: deque[int] = deque(maxlen=64)  # speech_end_truth, stream ms
         self.preemption: Preemption | None = None  # a reply started before the end of turn

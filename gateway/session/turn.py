@@ -11,6 +11,7 @@ from typing import Any
 from gateway.session.events import ReplyDone, ReplyFailed, VoiceTurn
 from gateway.session.replying import Replying
 from gateway.session.speaking import Speaker
+from gateway.session.utterance import Utterance
 from gateway.storage.store import TurnSource
 
 
@@ -36,9 +37,6 @@ class Turn:
     spoken_started: int = -1
     spoken_ended: int = -1
     first_token_at: float | None = None
-    first_audio_at: float | None = None
-    audio_ms: float = 0.0
-    sample_rate: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     # Voice turns: what feedback is computed from (words, voiced stretches, hesitations),
     # being made in a worker when the turn starts.
@@ -49,6 +47,10 @@ class Turn:
     feedback_sent: bool = False
     preemptive: bool = False       # its reply was started before the end of turn
     preemptive_discarded: int = 0  # attempts thrown away before it
+    spoken: Utterance = field(init=False)  # what the client was told of its voice
+
+    def __post_init__(self) -> None:
+        self.spoken = Utterance(f"turn-{self.seq}", self.seq)
 
     @property
     def text(self) -> str:
@@ -61,7 +63,7 @@ class Turn:
 
     @property
     def utterance_id(self) -> str:
-        return f"turn-{self.seq}"
+        return self.spoken.utterance_id
 
 
 @dataclass

@@ -25,6 +25,7 @@ from gateway.session.replying import Replying
 from gateway.session.speaking import BrowserSpeaking, Speaker, Speaking
 from gateway.session.tasks import abandon
 from gateway.session.turn import Preemption, Turn
+from gateway.session.utterance import Utterance
 from gateway.storage.store import RecordedAudio, TurnSource, TurnStatus
 from scenarios.safety import RiskAssessment, assess_risk, safety_reply
 
@@ -72,7 +73,7 @@ class TurnHandling:
         record_audio: bool
         opening: Speaker | None
         opening_spoken: bool
-        opening_audio_ms: float
+        opening_said: Utterance
         interjection: bool
         preemption: Preemption | None
         preemption_keys: int
@@ -367,28 +368,20 @@ class TurnHandling:
         if turn is None:
             return
         if isinstance(event, ev.SpeechSentence):
-            if turn.first_audio_at is None:
-                turn.first_audio_at = time.perf_counter()
             turn.sentence_ends.append(event.heard_chars)
-            await self._send(p.TTSSentence(data=p.TTSSentenceData(
-                utterance_id=turn.utterance_id, turn=turn.seq, sentence=event.index,
-                text=event.text, language=self.record.language)))
+            await self._send(turn.spoken.sentence(event, self.record.language))
         elif isinstance(event, ev.SpeechDone) and turn.speaking is not None \
                 and turn.speaking.mode == "browser":
             turn.sentences_done = True
             await self._spoken_out(turn)
         elif isinstance(event, ev.SpeechAudio):
-            if turn.first_audio_at is None:
-                turn.sample_rate = event.sample_rate
-                await self._send(p.TTSBegin(data=p.TTSBeginData(
-                    utterance_id=turn.utterance_id, turn=turn.seq, sample_rate=event.sample_rate)))
-                turn.first_audio_at = time.perf_counter()
+            if (begin := turn.spoken.audio(event)) is not None:
+                await self._send(begin)
             if event.heard_chars != turn.heard_chars:
                 turn.heard_chars = event.heard_chars
                 self._save_progress(turn)
             if self.connection is not None:
                 await self.connection.send_bytes(event.data)
-            turn.audio_ms += len(event.data) / 2 / event.sample_rate * 1000
         elif isinstance(event, ev.SpeechFailed):
             await self._error("tts_failed", event.reason)
         elif turn.text_complete:
@@ -424,11 +417,9 @@ class TurnHandling:
             await self._store(turn, "complete", None)
 
     async def _tts_end(self, turn: Turn, *, interrupted: bool) -> None:
-        if turn.first_audio_at is not None:
+        if turn.spoken.begun:
             mode = turn.speaking.mode if turn.speaking is not None else "server"
-            await self._send(p.TTSEnd(data=p.TTSEndData(
-                utterance_id=turn.utterance_id, interrupted=interrupted,
-                audio_ms=round(turn.audio_ms), mode=mode)))
+            await self._send(turn.spoken.end(interrupted=interrupted, mode=mode))
 
     # ------------------------------------------------------------ recorded answers
 
@@ -483,25 +474,22 @@ class TurnHandling:
             return
         self.opening_spoken = True
         self.opening = speaking
+        self.opening_said = Utterance("opening", 0)
         speaking.feed(self.counterpart.opening_line(scenario))
         speaking.finish()
 
     async def _opening_event(self, event: ev.SpeechAudio | ev.SpeechSentence | ev.SpeechDone
                              | ev.SpeechFailed) -> None:
-        speaking = self.opening
-        if speaking is None:
+        if self.opening is None:
             return  # stopped
+        said = self.opening_said
         if isinstance(event, ev.SpeechAudio):
-            if not self.opening_audio_ms:
-                await self._send(p.TTSBegin(data=p.TTSBeginData(
-                    utterance_id="opening", turn=0, sample_rate=event.sample_rate)))
-            self.opening_audio_ms += len(event.data) / 2 / event.sample_rate * 1000
+            if (begin := said.audio(event)) is not None:
+                await self._send(begin)
             if self.connection is not None:
                 await self.connection.send_bytes(event.data)
         elif isinstance(event, ev.SpeechSentence):
-            await self._send(p.TTSSentence(data=p.TTSSentenceData(
-                utterance_id="opening", turn=0, sentence=event.index, text=event.text,
-                language=self.record.language)))
+            await self._send(said.sentence(event, self.record.language))
         elif isinstance(event, ev.SpeechFailed):
             await self._error("tts_failed", event.reason)
         else:
@@ -513,20 +501,18 @@ class TurnHandling:
             return
         await speaking.cancel()
         if interrupted or speaking.mode == "server":
-            await self._send(p.TTSEnd(data=p.TTSEndData(
-                utterance_id="opening", interrupted=interrupted,
-                audio_ms=round(self.opening_audio_ms), mode=speaking.mode)))
+            await self._send(self.opening_said.end(interrupted=interrupted, mode=speaking.mode))
 
     # ------------------------------------------------------------ talking over a reply
 
-    def _sounding(self) -> list[tuple[Speaker, str, int]]:
-        """The voices speaking now: (speaker, utterance_id, turn)."""
+    def _sounding(self) -> list[tuple[Speaker, Utterance]]:
+        """The voices speaking now, and what the client was told of each."""
         voices = []
         if self.opening is not None:
-            voices.append((self.opening, "opening", 0))
+            voices.append((self.opening, self.opening_said))
         turn = self.current
         if turn is not None and not turn.stored and turn.speaking is not None:
-            voices.append((turn.speaking, turn.utterance_id, turn.seq))
+            voices.append((turn.speaking, turn.spoken))
         return voices
 
     async def _pause_speech(self) -> None:
@@ -536,9 +522,9 @@ class TurnHandling:
         if self.interjection or not (replying or self.opening is not None):
             return
         self.interjection = True
-        for speaker, utterance_id, seq in self._sounding():
+        for speaker, said in self._sounding():
             speaker.pause()
-            await self._send(p.TTSPause(data=p.TTSPauseData(utterance_id=utterance_id, turn=seq)))
+            await self._send(said.pause())
 
     async def _resume_speech(self) -> None:
         """A false interruption: the reply goes on (server audio from the start of the
@@ -546,10 +532,9 @@ class TurnHandling:
         if not self.interjection:
             return
         self.interjection = False
-        for speaker, utterance_id, seq in self._sounding():
+        for speaker, said in self._sounding():
             speaker.resume(rewind=True)
-            await self._send(p.TTSResume(data=p.TTSResumeData(utterance_id=utterance_id,
-                                                              turn=seq)))
+            await self._send(said.resume())
         self.services.metrics.count("false_interruptions")
 
     async def _cut(self, reason: str) -> None:
@@ -633,8 +618,8 @@ class TurnHandling:
                 "transcript_to_first_token_ms": _ms_between(voice.transcript_at,
                                                             turn.first_token_at),
                 "first_token_to_first_audio_ms": _ms_between(turn.first_token_at,
-                                                             turn.first_audio_at),
-                "voice_to_voice_ms": _ms_between(voice.speech_end_at, turn.first_audio_at),
+                                                             turn.spoken.first_audio_at),
+                "voice_to_voice_ms": _ms_between(voice.speech_end_at, turn.spoken.first_audio_at),
                 "stt_ms": voice.transcript.stt_ms,
                 "speech_end_late_ms": self._speech_end_late(voice),
             }
