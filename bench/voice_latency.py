@@ -264,9 +264,11 @@ def run_delay(args: argparse.Namespace, delay: int, wavs: dict[tuple[str, str], 
                     "parley_stages_ms": {stage: summary([m[stage] for m in metrics
                                                          if m.get(stage) is not None])
                                          for stage in STAGES},
-                    "parley_speech_end_late_ms": summary([m["speech_end_late_ms"] for m in metrics
-                                                          if m.get("speech_end_late_ms")
-                                                          is not None]),
+                    # the last turn's: an earlier one (jfk's "...for you.") ends before
+                    # the annotated end of the whole clip
+                    "parley_speech_end_late_ms": summary([r["late_ms"][-1] for r in runs
+                                                          if r["late_ms"]
+                                                          and r["late_ms"][-1] is not None]),
                 }
             out["barge_in_stop_ms"] = summary(asyncio.run(barge_in_runs(base, 5)))
     finally:
