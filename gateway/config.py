@@ -54,10 +54,10 @@ class Settings(BaseSettings):
 
     # Voice loop
     vad_silence_ms: int = Field(500, ge=60, le=5000)
-    # Silence after which Whisper starts on the utterance (0: only at the end of turn).
-    # 60 ms, not 100: 40 ms sooner on every turn, and hardly more transcriptions thrown
-    # away (the fixtures' pauses: leopard 1 either way, jfk 4-5, a 17 s answer 15-17).
-    vad_speculative_ms: int = Field(60, ge=0, le=5000)
+    # Silence after which Whisper starts on the utterance (0: only at the end of turn). It is
+    # also the silence kept after the last voiced frame: 60 ms was 40 ms faster but cut the
+    # weak end of words before a pause (jfk's "Americans" heard as "America").
+    vad_speculative_ms: int = Field(100, ge=0, le=5000)
     # Semantic end of turn (audio/turn_end.py): the silence that ends a turn whose speculative
     # transcript sounds finished / unfinished ("and", "um", "그래서"); VAD_SILENCE_MS when it
     # cannot tell (or with SEMANTIC_TURN_END off).
