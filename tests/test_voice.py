@@ -628,9 +628,10 @@ async def test_the_reply_starts_on_the_speculative_transcript(voice) -> None:
         await log.close()
     assert metrics["data"]["preemptive"] is True and metrics["data"]["turn_end"] == "complete"
     # A pause inside the answer may have started an attempt that its next words threw away
-    # (how many depends on how fast Whisper is); each cost one request, and one was used.
+    # (how many depends on how fast Whisper is); each cost at most one request (it may be
+    # cancelled before its request leaves), and one was used.
     discarded = metrics["data"]["preemptive_discarded"]
-    assert len(_chat_requests(llm)) - before == 1 + discarded
+    assert 1 <= len(_chat_requests(llm)) - before <= 1 + discarded
 
 
 async def test_a_preemptive_reply_the_user_talks_past_is_never_sent_stored_or_counted(
@@ -657,7 +658,8 @@ async def test_a_preemptive_reply_the_user_talks_past_is_never_sent_stored_or_co
         await log.close()
     assert len(log.of_type("ai_stream_begin")) == 1 and not log.of_type("ai_stream_error")
     assert metrics["data"]["preemptive_discarded"] >= 1
-    assert len(_chat_requests(llm)) == 1 + metrics["data"]["preemptive_discarded"]
+    # A discarded attempt may be cancelled before its request leaves: at most one each.
+    assert 1 <= len(_chat_requests(llm)) <= 1 + metrics["data"]["preemptive_discarded"]
     [turn] = (await settled_turns(base, sid))["turns"]
     assert "deadline" in turn["user_message"] and "strength" in turn["user_message"]
     assert turn["ai_reply"] == "Okay. Go on." and turn["status"] == "complete"
