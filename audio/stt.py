@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import re
 import time
 import wave
 from abc import ABC, abstractmethod
@@ -80,12 +81,38 @@ class STT(ABC):
 
     @abstractmethod
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None,
+                         preceding: str | None = None) -> Transcript:
         """Transcribe one utterance of 16 kHz audio that starts at `offset_ms` in the stream;
-        words starting well after `speech_end_ms` (the last voiced frame) are dropped."""
+        words starting well after `speech_end_ms` (the last voiced frame) are dropped.
+        `preceding` is what the speaker said just before this audio (the start of the same
+        utterance), given to the recogniser as context."""
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook)
         """Release worker threads and network clients."""
+
+
+# Under a second of audio, the prompt nearly always makes Whisper loop ("um um um..."):
+# such audio is decoded without it first.
+PROMPTED_MIN_S = 1.0
+LOOP_WORDS = 8  # a phrase repeated back to back over this many words is a decoding loop
+
+
+def repeats_itself(words: list[str]) -> bool:
+    """Whisper's repetition loop, which the compression ratio misses on short text: a phrase
+    said again and again back to back ("um um um um um um um um", "so I think my biggest
+    strength is... so I think my biggest strength is..."), LOOP_WORDS words or more. A
+    speaker's own "no, no, no" or "I think, I think" is far shorter."""
+    norm = [w for w in (re.sub(r"[^\w']", "", w.lower()) for w in words) if w]
+    count = len(norm)
+    for n in range(1, count // 2 + 1):
+        for i in range(count - 2 * n + 1):
+            times = 1
+            while norm[i + times * n: i + (times + 1) * n] == norm[i: i + n]:
+                times += 1
+            if times >= 2 and n * times >= LOOP_WORDS and (n >= 3 or times >= 4):
+                return True
+    return False
 
 
 def window_frames(duration_s: float) -> int:
@@ -150,12 +177,13 @@ class WhisperSTT(STT):
             await loop.run_in_executor(self._executor, self._load, key)
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None,
+                         preceding: str | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
         try:
             async with self.admission.admit():
                 job = loop.run_in_executor(self._executor, self._transcribe_sync, audio, language,
-                                           offset_ms, speech_end_ms)
+                                           offset_ms, speech_end_ms, preceding)
                 return await asyncio.wait_for(job, self.options.max_seconds)
         except EngineBusy as busy:
             raise STTError(str(busy), code="stt_busy") from None
@@ -164,22 +192,29 @@ class WhisperSTT(STT):
                            " and was given up") from None
 
     def _transcribe_sync(self, audio: Int16Array, language: str | None, offset_ms: int,
-                         speech_end_ms: int | None) -> Transcript:
+                         speech_end_ms: int | None, preceding: str | None = None) -> Transcript:
         started = time.perf_counter()
         key = self._model_key(language)
         model = self._load(key)
         whisper_language = None if language in (None, "auto") else language
         if key == "en":
             whisper_language = "en"
-        prompt = self.options.initial_prompt.get(whisper_language or "", None)
+        # Whisper's prompt is "the text before this window": the style prompt, then the
+        # words that really came before (faster-whisper keeps the prompt's last 223 tokens).
+        prompt = " ".join(filter(None, (self.options.initial_prompt.get(whisper_language or ""),
+                                        preceding))) or None
         short = self._short_window
-        words, detected, clean = self._decode(model, audio, whisper_language, prompt, short,
-                                              offset_ms)
-        if not clean and (short or prompt):
-            # A repetition loop, or nothing at all: once more the plain way (Whisper's own
-            # 30 s window, no prompt), which is slower but does not loop on these.
-            words, detected, _ = self._decode(model, audio, whisper_language, None, False,
-                                              offset_ms)
+        # A repetition loop, or nothing at all: once more without the prompt (on a short
+        # utterance the prompt is what loops: "um um um um..."), then Whisper's own 30 s
+        # window, which is slower (~1 s on tiny) but does not loop on these.
+        attempts = [(prompt, short), (None, short), (None, False)]
+        if len(audio) < PROMPTED_MIN_S * PIPELINE_RATE:
+            attempts[:2] = attempts[1::-1]
+        for with_prompt, short_window in dict.fromkeys(attempts):
+            words, detected, clean = self._decode(model, audio, whisper_language, with_prompt,
+                                                  short_window, offset_ms)
+            if clean:
+                break
         if speech_end_ms is not None:
             # Whisper pads with silence and sometimes "hears" a closing "Thank you." in it.
             words = [w for w in words if w.start_ms <= speech_end_ms + TRAILING_WORD_MS]
@@ -209,7 +244,8 @@ class WhisperSTT(STT):
         words: list[Word] = []
         looped = False
         for segment in segments:  # the generator decodes as it is consumed: keep it here
-            if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+            if segment.compression_ratio > MAX_COMPRESSION_RATIO or repeats_itself(
+                    [w.word for w in segment.words or ()]):
                 looped = True
                 continue
             for word in segment.words or ():
@@ -218,6 +254,9 @@ class WhisperSTT(STT):
                     words.append(Word(text, offset_ms + round(word.start * 1000),
                                       offset_ms + round(word.end * 1000),
                                       round(word.probability, 4)))
+        # A loop may also span segments ("I think the plan needs one more review." twice,
+        # the second squeezed into the padding).
+        looped = looped or repeats_itself([w.text for w in words])
         return words, info.language, bool(words) and not looped
 
     async def aclose(self) -> None:
@@ -248,11 +287,14 @@ class OpenAISTT(STT):
         self.model = model
 
     async def transcribe(self, audio: Int16Array, *, language: str | None,
-                         offset_ms: int = 0, speech_end_ms: int | None = None) -> Transcript:
+                         offset_ms: int = 0, speech_end_ms: int | None = None,
+                         preceding: str | None = None) -> Transcript:
         import openai
 
         started = time.perf_counter()
         extra: dict[str, Any] = {} if language in (None, "auto") else {"language": language}
+        if preceding:
+            extra["prompt"] = preceding
         try:
             result = await self._client.audio.transcriptions.create(
                 model=self.model, file=("utterance.wav", wav_bytes(audio), "audio/wav"),

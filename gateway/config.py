@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # 288 ms with one thread, 419 ms with two; base on Korean 441 vs 558 ms), and the
     # other core stays free for Piper and the event loop.
     stt_threads: int = Field(1, ge=1)
+    # Transcribe a long utterance sentence by sentence: after a pause that ends a finished
+    # sentence, later transcriptions decode only the audio after it (gateway/session/listening.py).
+    stt_by_sentence: bool = True
     stt_workers: int = Field(1, ge=1, le=16)  # Whisper jobs in parallel (each with STT_THREADS)
     stt_queue_max_wait_s: float = Field(3.0, gt=0)  # refuse an utterance that would wait longer
     stt_base_url: str | None = None  # an OpenAI-compatible transcription server

@@ -540,6 +540,12 @@ def _not_paused(log: EventLog) -> bool:
     return len(log.of_type("tts_pause")) == len(log.of_type("tts_resume"))
 
 
+def _events_since(log: EventLog, index: int) -> list[str]:
+    """What the client was sent from `index` on, briefly (a transcript with its words)."""
+    return [item["type"] + (f" {item['data']['text']!r}" if item["type"] == "transcript" else "")
+            for item in log.items[index:] if isinstance(item, dict)]
+
+
 BACKCHANNELS = {"en": ["Yeah.", "Right.", "Okay.", "I see.", "Sure.", "Yep.", "Got it.",
                        "Uh-huh.", "Hmm."],
                 "ko": ["네.", "응.", "아, 네."]}
@@ -563,11 +569,16 @@ async def test_backchannels_and_a_cough_do_not_stop_the_reply(voice) -> None:
             if language == "en":
                 clips.append(white_noise(0.25, amplitude=6000))  # a cough-like burst
             microphone = Microphone(ws)
-            for clip in clips:
+            for word, clip in zip([*words, "(a cough)"], clips, strict=False):
+                before = len(log.items)
                 microphone.say(clip)
                 await microphone.said()
                 await asyncio.sleep(0.3)
-                await log.wait_until(partial(_not_paused, log), timeout=15)
+                try:
+                    await log.wait_until(partial(_not_paused, log), timeout=15)
+                except TimeoutError:
+                    raise AssertionError(f"{word!r} paused the reply for good: "
+                                         f"{_events_since(log, before)}") from None
                 sounds += 1
             await microphone.close()
             assert not log.of_type("tts_end"), f"a backchannel stopped the reply ({language})"

@@ -7,7 +7,10 @@ in the order the utterances were spoken. It never speaks the wire protocol.
 Framing, resampling and VAD cost tens of microseconds per 20 ms frame and run inline; a
 large binary message is processed in a worker thread instead. Whisper runs in its own
 worker. Transcription starts when the silence reaches VAD_SPECULATIVE_MS, so it is usually
-done by the time the end of turn is confirmed; it is thrown away if speech resumes.
+done by the time the end of turn is confirmed. If speech resumes, a transcript that ends in a
+finished sentence is kept: the next transcription of the same utterance decodes only the
+audio after it (with those words as context), so a long answer costs one sentence at its
+end, not the whole answer again.
 
 Audio that cannot be speech (a steady tone, clipping, DC) is refused before Whisper, and
 each session may spend at most `STT_BUDGET_RATIO` seconds of recognition per second of
@@ -20,8 +23,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 
 from audio.pcm import FrameAssembler, UnsupportedRate
 from audio.signal import non_speech_reason
@@ -72,10 +75,51 @@ class AudioRejected(Exception):
 
 @dataclass
 class _Speculation:
-    """A transcription of the utterance's first `audio_samples`, started at a pause."""
+    """A transcription of the utterance's first `audio_samples`, started at a pause.
+    `earlier` is the one started at the utterance's previous pause, if speech resumed
+    after it: a finished sentence there is a head later transcriptions can build on."""
 
     audio_samples: int
+    audio_start_ms: int
     task: asyncio.Task[Transcript]
+    earlier: _Speculation | None = None
+
+
+def _chain(speculation: _Speculation | None) -> Iterator[_Speculation]:
+    """A speculation and those of the same utterance before it, latest first."""
+    while speculation is not None:
+        yield speculation
+        speculation = speculation.earlier
+
+
+HEAD_MIN_WORDS = 4  # a shorter head saves little and is often misheard ("And uh," as "And up.")
+
+
+def _settled(transcript: Transcript, language: str) -> bool:
+    """Can later audio be transcribed on its own after this? Only after a finished
+    sentence: cutting mid-sentence ("ask not | what your country...") loses words."""
+    return (len(transcript.words) >= HEAD_MIN_WORDS
+            and classify(transcript.text, language) == "complete")
+
+
+def carries_on(tail: Transcript) -> bool:
+    """Does the tail carry on the head's sentence ("I wrote the proposal." | "and presented
+    it to the board")? Whisper capitalises a sentence's first word, so a lowercase one says
+    the head's full stop was only a pause. (Korean has no such mark; there the rule in
+    `_settled` alone decides.)"""
+    first = tail.words[0].text.lstrip("\"'“‘([¿¡-…. ") if tail.words else ""
+    return first[:1].isascii() and first[:1].islower()
+
+
+def joined(head: Transcript, tail: Transcript) -> Transcript:
+    """One utterance's transcript from the transcripts of two consecutive stretches of it;
+    the time spent is the tail's (the head's was counted when it was made)."""
+    if not tail.words:
+        return replace(head, stt_ms=tail.stt_ms)
+    return Transcript(text=f"{head.text} {tail.text}", start_ms=head.start_ms,
+                      end_ms=tail.end_ms, words=head.words + tail.words,
+                      language=tail.language or head.language, stt_ms=tail.stt_ms,
+                      engine=tail.engine)
 
 
 class Listening:
@@ -104,9 +148,11 @@ class Listening:
         self._frames = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)  # (frame count, time)
         self._speculation: _Speculation | None = None
+        self._earlier: _Speculation | None = None  # of this utterance, before speech resumed
         self._in_order = asyncio.Lock()  # transcripts become turns in the order spoken
         self._tasks: set[asyncio.Task[None]] = set()
         self._budget_ratio = settings.stt_budget_ratio
+        self._by_sentence = settings.stt_by_sentence
         self._stt_spent_s = 0.0
 
     def configure(self, sample_rate: int) -> None:
@@ -134,7 +180,11 @@ class Listening:
             if isinstance(event, SpeechPaused):
                 self._speculate(event)
             elif isinstance(event, SpeechResumed):
-                self._drop_speculation()  # speech goes on: what was transcribed is stale
+                # Speech goes on: that transcript is not the utterance's, but its start may be.
+                if self._by_sentence:
+                    self._earlier, self._speculation = self._speculation, None
+                else:
+                    self._drop_speculation()
             elif isinstance(event, SpeechStopped):
                 self._finalize_later(event)
         return events
@@ -174,16 +224,17 @@ class Listening:
         return None
 
     def _speculate(self, event: SpeechPaused) -> None:
-        self._drop_speculation()
+        earlier, self._earlier = self._earlier, None
+        if self._speculation is not None:  # (a pause always follows speech; just in case)
+            abandon(self._speculation.task)
+            self._speculation = None
         self.last_verdict = None
         if self._refusal(event.audio) is not None:
             return
-        assert self.stt is not None
-        task = asyncio.create_task(self.stt.transcribe(
-            event.audio, language=self.language, offset_ms=event.audio_start_ms,
-            speech_end_ms=event.speech_end_ms))
+        task = asyncio.create_task(self._transcribe(event.audio, event.audio_start_ms,
+                                                    event.speech_end_ms, earlier))
         task.add_done_callback(self._count_spent)
-        self._speculation = _Speculation(len(event.audio), task)
+        self._speculation = _Speculation(len(event.audio), event.audio_start_ms, task, earlier)
         if self._turn_end is not None:
             if self._live():
                 # The reply needs this transcript anyway: the turn does not end before it
@@ -225,12 +276,41 @@ class Listening:
             self._stt_spent_s += task.result().stt_ms / 1000
 
     def _drop_speculation(self) -> None:
-        if self._speculation is not None:
-            abandon(self._speculation.task)  # the worker finishes; its result is ignored
-            self._speculation = None
+        for speculation in (self._speculation, self._earlier):
+            if speculation is not None:
+                abandon(speculation.task)  # the worker finishes; its result is ignored
+        self._speculation = self._earlier = None
+
+    async def _transcribe(self, audio: Int16Array, audio_start_ms: int, speech_end_ms: int,
+                          earlier: _Speculation | None) -> Transcript:
+        """The words of `audio` (an utterance so far): the last finished sentence among the
+        earlier transcripts of its start, and the audio after it transcribed on its own."""
+        assert self.stt is not None
+        for start in _chain(earlier):
+            if start.audio_start_ms != audio_start_ms or start.audio_samples >= len(audio):
+                continue  # another utterance's, or not a head of this audio
+            try:
+                head = await asyncio.shield(start.task)
+            except (asyncio.CancelledError, STTError):
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise
+                continue
+            if _settled(head, self.language):
+                tail_start_ms = audio_start_ms + start.audio_samples * 1000 // PIPELINE_RATE
+                tail = await self.stt.transcribe(
+                    audio[start.audio_samples:], language=self.language,
+                    offset_ms=tail_start_ms, speech_end_ms=speech_end_ms, preceding=head.text)
+                if not carries_on(tail):
+                    return joined(head, tail)
+                break  # the head's full stop was a pause mid-sentence: the whole, then
+        return await self.stt.transcribe(audio, language=self.language,
+                                         offset_ms=audio_start_ms, speech_end_ms=speech_end_ms)
 
     def _finalize_later(self, event: SpeechStopped) -> None:
-        speculation, self._speculation = self._speculation, None
+        # The transcription of exactly this audio, or the last of its start (speech went on
+        # to the length limit, or its pause was not transcribed) to build on.
+        speculation = self._speculation or self._earlier
+        self._speculation = self._earlier = None
         task = asyncio.create_task(self._finalize(event, speculation, time.perf_counter()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -245,10 +325,8 @@ class Listening:
                 await self._post(UtteranceIgnored("no speech"))
                 return
             hit = speculation is not None and speculation.audio_samples == len(event.audio)
-            if not hit and speculation is not None:
-                abandon(speculation.task)
             try:
-                transcript = await self._transcript(event, speculation if hit else None)
+                transcript = await self._transcript(event, speculation, hit)
             except _Refused as refused:
                 log.info("utterance at %d ms not transcribed: %s", event.start_ms,
                          refused.failure.code)
@@ -269,18 +347,16 @@ class Listening:
                 event.voiced, event.start_ms, event.end_ms, self.last_verdict if hit else None,
                 event.audio, event.audio_start_ms)))
 
-    async def _transcript(self, event: SpeechStopped,
-                          speculation: _Speculation | None) -> Transcript:
+    async def _transcript(self, event: SpeechStopped, speculation: _Speculation | None,
+                          hit: bool) -> Transcript:
         """The utterance's words: the speculation's when it holds exactly the final audio,
-        else transcribed now."""
-        if speculation is not None:
+        else transcribed now (on the speculations of its start)."""
+        if speculation is not None and hit:
             return await speculation.task
         if (refused := self._refusal(event.audio)) is not None:
             raise _Refused(refused)
-        assert self.stt is not None
-        transcript = await self.stt.transcribe(
-            event.audio, language=self.language, offset_ms=event.audio_start_ms,
-            speech_end_ms=event.end_ms)
+        transcript = await self._transcribe(event.audio, event.audio_start_ms, event.end_ms,
+                                            speculation)
         self._stt_spent_s += transcript.stt_ms / 1000
         return transcript
 

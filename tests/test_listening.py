@@ -1,0 +1,116 @@
+"""The microphone stage on its own: real VAD, real Whisper, transcription by sentence."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from audio import models
+from audio.stt import FILLER_PROMPT, STTOptions, Transcript, WhisperSTT, Word, repeats_itself
+from bench.stt_by_sentence import REFERENCES, error_rate, units
+from gateway.session.events import Message, TranscriptReady
+from gateway.session.listening import Listening, carries_on, joined
+from tests.audio_support import load_wav, silence
+from tests.support import isolated_settings
+
+
+class RecordingWhisper(WhisperSTT):
+    """The real recogniser, noting how much audio each decode was given."""
+
+    def __init__(self) -> None:
+        super().__init__({"en": models.whisper_tiny_en()},
+                         options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60),
+                         max_wait_s=600)
+        self.seconds: list[float] = []
+
+    async def transcribe(self, audio: Any, **kwargs: Any) -> Transcript:
+        self.seconds.append(len(audio) / 16_000)
+        return await super().transcribe(audio, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def whisper() -> RecordingWhisper:
+    return RecordingWhisper()
+
+
+async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool) -> list[Transcript]:
+    finals: list[Transcript] = []
+
+    async def post(message: Message) -> None:
+        if isinstance(message, TranscriptReady):
+            finals.append(message.turn.transcript)
+
+    listening = Listening(isolated_settings(stt_by_sentence=by_sentence,
+                                            semantic_turn_end=False), stt, None, "en", post)
+    audio = np.concatenate([load_wav(name), silence(1.5)])
+    for frame in audio[: len(audio) // 320 * 320].reshape(-1, 320):
+        await listening.push(frame.astype("<i2").tobytes())
+    await asyncio.gather(*listening._tasks)
+    await listening.aclose()
+    return finals
+
+
+def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhisper) -> None:
+    """piper_en_all is one 17 s answer of three sentences with short pauses: the last
+    transcription decodes only what follows the last finished sentence, and the words are
+    as right as decoding the whole answer at once."""
+    reference = units(REFERENCES["piper_en_all.wav"], "en")
+    whisper.seconds.clear()
+    [by_sentence] = asyncio.run(_heard(whisper, "piper_en_all.wav", True))
+    last_decode_s = whisper.seconds[-1]
+    [whole] = asyncio.run(_heard(whisper, "piper_en_all.wav", False))
+    assert whole.end_ms - whole.start_ms > 15_000
+    assert last_decode_s < 8.0  # the last sentence (and a pause), not the 17 s answer
+    assert by_sentence.start_ms == whole.start_ms
+    assert [w.start_ms for w in by_sentence.words] == sorted(w.start_ms for w in by_sentence.words)
+    on, _ = error_rate(reference, units(by_sentence.text, "en"))
+    off, _ = error_rate(reference, units(whole.text, "en"))
+    assert on <= off
+
+
+def _transcript(text: str, start_ms: int = 0) -> Transcript:
+    words = tuple(Word(w, start_ms + 300 * i, start_ms + 300 * i + 250, 0.9)
+                  for i, w in enumerate(text.split()))
+    return Transcript(text, words[0].start_ms, words[-1].end_ms, words, "en", 120.0, "whisper")
+
+
+def test_a_head_and_a_tail_join_into_one_transcript() -> None:
+    head = _transcript("I wrote the proposal last week.")
+    tail = _transcript("It went to the board.", start_ms=2_000)
+    both = joined(head, tail)
+    assert both.text == "I wrote the proposal last week. It went to the board."
+    assert both.words == head.words + tail.words
+    assert (both.start_ms, both.end_ms, both.stt_ms) == (0, tail.end_ms, tail.stt_ms)
+    empty = Transcript("", 2_000, 3_000, (), "en", 80.0, "whisper")
+    assert joined(head, empty).text == head.text and joined(head, empty).stt_ms == 80.0
+
+
+@pytest.mark.parametrize(("tail", "continues"), [
+    ("and presented it to the board.", True),
+    ("to the board.", True),
+    ("It went to the board.", False),
+    ("I think so.", False),
+    ("Um, kept everyone talking.", False),
+    ("...and then we left.", True),
+    ("\"Why?\" she asked.", False),
+    ("그리고 보드에 발표했어요.", False),
+])
+def test_a_lowercase_tail_carries_on_the_heads_sentence(tail: str, continues: bool) -> None:
+    assert carries_on(_transcript(tail)) is continues
+
+
+@pytest.mark.parametrize(("text", "loop"), [
+    ("um um um um um um um um um", True),
+    ("Umm, so I think my biggest strength is... So I think my biggest strength is... So", True),
+    ("I think the plan needs one more review. I think the plan needs one more review.", True),
+    ("no, no, no, no. I think I think we should go", False),
+    ("Mr. Quilter is the apostle of the middle classes, and we are glad to welcome his gospel.",
+     False),
+    ("the the", False),
+    ("", False),
+])
+def test_whisper_repetition_loops_are_recognised(text: str, loop: bool) -> None:
+    assert repeats_itself(text.split()) is loop
