@@ -100,13 +100,32 @@ MAX_WORDS_PER_SECOND = 6.0  # faster than anyone speaks: words Whisper made up
 def is_backchannel(text: str, speech_ms: int | None = None) -> bool:
     """Was a short utterance over the other's speech (shorter than the barge-in
     confirmation) a listener's acknowledgement rather than a turn? Yes when it is at most
-    three words and none means "stop" ("wait", "no", "hold on", "잠깐만요", "아니요"); also
-    when Whisper wrote nothing (a cough, a breath) or more words than `speech_ms` of speech
-    could hold ("이 영상은, 이 영상은, ..." over a murmur)."""
+    three words (a phrase said twice counts once) and none means "stop" ("wait", "no",
+    "hold on", "잠깐만요", "아니요"); also when Whisper wrote nothing (a cough, a breath)
+    or more words than `speech_ms` of speech could hold ("이 영상은, 이 영상은, ..." over
+    a murmur)."""
     words = _WORD.findall(text.lower())
     if speech_ms is not None and len(words) > 1 + MAX_WORDS_PER_SECOND * speech_ms / 1000:
         return True
+    words = _without_repeats(words)  # "I see, I see", "네 네 네": said once, or heard twice
     return len(words) <= _BACKCHANNEL_WORDS and not any(w in _INTERRUPTIONS for w in words)
+
+
+def _without_repeats(words: list[str]) -> list[str]:
+    """`words` with each phrase repeated back to back kept once ("i see i see" -> "i see")."""
+    out = list(words)
+    repeated = True
+    while repeated:
+        repeated = False
+        for n in range(1, len(out) // 2 + 1):
+            for i in range(len(out) - 2 * n + 1):
+                if out[i:i + n] == out[i + n:i + 2 * n]:
+                    del out[i + n:i + 2 * n]
+                    repeated = True
+                    break
+            if repeated:
+                break
+    return out
 
 
 def _hangul(text: str) -> bool:

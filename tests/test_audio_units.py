@@ -317,6 +317,10 @@ def test_the_semantic_end_of_turn(text: str, language: str, verdict: str) -> Non
     ("이 영상은, 이 영상은, 이 영상은, 이 영상은,", 300, True),  # more words than time
     ("Wait.", 400, False),
     ("No, no.", 600, False),
+    ("I see I see", 500, True),  # Whisper's double of a short "I see." (seen in CI)
+    ("Yeah, yeah, yeah, yeah.", 900, True),
+    ("네 네 네", 600, True),
+    ("Sorry, sorry, can I ask something?", 1500, False),
     ("Hold on.", 500, False),
 ])
 def test_what_counts_as_a_backchannel(text: str, speech_ms: int, backchannel: bool) -> None:

@@ -180,11 +180,7 @@ class Listening:
             if isinstance(event, SpeechPaused):
                 self._speculate(event)
             elif isinstance(event, SpeechResumed):
-                # Speech goes on: that transcript is not the utterance's, but its start may be.
-                if self._by_sentence:
-                    self._earlier, self._speculation = self._speculation, None
-                else:
-                    self._drop_speculation()
+                self._speech_resumed()
             elif isinstance(event, SpeechStopped):
                 self._finalize_later(event)
         return events
@@ -242,6 +238,21 @@ class Listening:
                 # A recording sent faster than real time is split by silence alone.
                 self._detector.endpointer.require_silence(self._turn_end.incomplete_ms)
             task.add_done_callback(self._judge_turn_end)
+
+    def _speech_resumed(self) -> None:
+        """Speech goes on: the transcript started at the pause is not the utterance's, but
+        it may be the start of it that later transcriptions build on."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return
+        task = speculation.task
+        if self._by_sentence and not (task.done() and (
+                task.cancelled() or task.exception() is not None
+                or not _settled(task.result(), self.language))):
+            self._earlier = speculation
+        else:
+            abandon(task)  # the worker finishes; its result is ignored
+            self._earlier = speculation.earlier if self._by_sentence else None
 
     async def _say(self, message: Message) -> None:
         await self._post(message)
