@@ -36,7 +36,10 @@ def whisper() -> RecordingWhisper:
     return RecordingWhisper()
 
 
-async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool) -> list[Transcript]:
+async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool,
+                 live: bool = False) -> list[Transcript]:
+    """The final transcripts of the clip `name`, pushed as fast as it goes (the semantic end
+    of turn off: utterances end after VAD_SILENCE_MS) or `live`, as a microphone sends it."""
     finals: list[Transcript] = []
 
     async def post(message: Message) -> None:
@@ -44,10 +47,14 @@ async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool) -> list[Tr
             finals.append(message.turn.transcript)
 
     listening = Listening(isolated_settings(stt_by_sentence=by_sentence,
-                                            semantic_turn_end=False), stt, None, "en", post)
-    audio = np.concatenate([load_wav(name), silence(1.5)])
-    for frame in audio[: len(audio) // 320 * 320].reshape(-1, 320):
+                                            semantic_turn_end=live), stt, None, "en", post)
+    audio = np.concatenate([load_wav(name), silence(1.5 if not live else 3.0)])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index, frame in enumerate(audio[: len(audio) // 320 * 320].reshape(-1, 320)):
         await listening.push(frame.astype("<i2").tobytes())
+        if live:
+            await asyncio.sleep(max(0.0, started + (index + 1) * 0.02 - loop.time()))
     await asyncio.gather(*listening._tasks)
     await listening.aclose()
     return finals
@@ -69,6 +76,15 @@ def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhi
     on, _ = error_rate(reference, units(by_sentence.text, "en"))
     off, _ = error_rate(reference, units(whole.text, "en"))
     assert on <= off
+
+
+def test_a_long_answer_with_short_pauses_between_sentences_is_one_turn(
+        whisper: RecordingWhisper) -> None:
+    """Live, with the semantic end of turn: piper_en_all's sentences are 200-360 ms apart.
+    Once the speaker has gone on after a finished sentence, a full stop no longer ends the
+    turn after EOT_COMPLETE_MS: the answer is one turn, not answered after "launch."."""
+    finals = asyncio.run(_heard(whisper, "piper_en_all.wav", True, live=True))
+    assert len(finals) == 1 and finals[0].text.rstrip(".").endswith("every day")
 
 
 def _transcript(text: str, start_ms: int = 0) -> Transcript:

@@ -95,6 +95,13 @@ def _chain(speculation: _Speculation | None) -> Iterator[_Speculation]:
 HEAD_MIN_WORDS = 4  # a shorter head saves little and is often misheard ("And uh," as "And up.")
 
 
+def _finished_sentence(task: asyncio.Task[Transcript], language: str) -> Transcript | None:
+    """The transcript of a finished speculation, if it ends in a finished sentence."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    return task.result() if _settled(task.result(), language) else None
+
+
 def _settled(transcript: Transcript, language: str) -> bool:
     """Can later audio be transcribed on its own after this? Only after a finished
     sentence: cutting mid-sentence ("ask not | what your country...") loses words."""
@@ -246,13 +253,11 @@ class Listening:
         if speculation is None:
             return
         task = speculation.task
-        if self._by_sentence and not (task.done() and (
-                task.cancelled() or task.exception() is not None
-                or not _settled(task.result(), self.language))):
+        if not (task.done() and _finished_sentence(task, self.language) is None):
             self._earlier = speculation
         else:
             abandon(task)  # the worker finishes; its result is ignored
-            self._earlier = speculation.earlier if self._by_sentence else None
+            self._earlier = speculation.earlier
 
     async def _say(self, message: Message) -> None:
         await self._post(message)
@@ -280,7 +285,14 @@ class Listening:
                 self._tasks.add(posting)
                 posting.add_done_callback(self._tasks.discard)
         self.last_verdict = verdict
-        self._detector.endpointer.require_silence(self._turn_end.silence_ms(verdict))
+        silence_ms = self._turn_end.silence_ms(verdict)
+        if verdict == "complete" and any(_finished_sentence(earlier.task, self.language)
+                                         for earlier in _chain(self._speculation.earlier)):
+            # This speaker has gone on after a finished sentence before, in this utterance:
+            # a full stop is no longer a sign that the turn is over (a long answer's
+            # sentences are 200-400 ms apart).
+            silence_ms = max(silence_ms, self._turn_end.unknown_ms)
+        self._detector.endpointer.require_silence(silence_ms)
 
     def _count_spent(self, task: asyncio.Task[Transcript]) -> None:
         if not task.cancelled() and task.exception() is None:
@@ -297,7 +309,7 @@ class Listening:
         """The words of `audio` (an utterance so far): the last finished sentence among the
         earlier transcripts of its start, and the audio after it transcribed on its own."""
         assert self.stt is not None
-        for start in _chain(earlier):
+        for start in _chain(earlier if self._by_sentence else None):
             if start.audio_start_ms != audio_start_ms or start.audio_samples >= len(audio):
                 continue  # another utterance's, or not a head of this audio
             try:
