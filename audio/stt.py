@@ -33,6 +33,9 @@ MAX_COMPRESSION_RATIO = 2.4
 # the same words and word times on every fixture (half a second of padding sometimes
 # made Whisper repeat itself; one second never did).
 WINDOW_PADDING_S = 1.0
+# When that loops or finds nothing, three seconds of padding nearly always does not (8 of 9
+# such decodes in tests/data/pace, at 130-440 ms; the full window takes ~900 ms).
+RETRY_PADDING_S = 3.0
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
 TRAILING_WORD_MS = 300  # a word may start this long after the last voiced frame
 
@@ -115,9 +118,9 @@ def repeats_itself(words: list[str]) -> bool:
     return False
 
 
-def window_frames(duration_s: float) -> int:
+def window_frames(duration_s: float, padding_s: float = WINDOW_PADDING_S) -> int:
     """Encoder input length for an utterance: its duration plus padding, even, at most 30 s."""
-    frames = int(np.ceil((duration_s + WINDOW_PADDING_S) * 50)) * 2
+    frames = int(np.ceil((duration_s + padding_s) * 50)) * 2
     return min(FULL_WINDOW_FRAMES, frames)
 
 
@@ -203,16 +206,20 @@ class WhisperSTT(STT):
         # words that really came before (faster-whisper keeps the prompt's last 223 tokens).
         prompt = " ".join(filter(None, (self.options.initial_prompt.get(whisper_language or ""),
                                         preceding))) or None
-        short = self._short_window
         # A repetition loop, or nothing at all: once more without the prompt (on a short
-        # utterance the prompt is what loops: "um um um um..."), then Whisper's own 30 s
-        # window, which is slower (~1 s on tiny) but does not loop on these.
-        attempts = [(prompt, short), (None, short), (None, False)]
+        # utterance the prompt is what loops: "um um um um..."), then with more padding,
+        # then in Whisper's own 30 s window, which is slower (~1 s on tiny) but does not
+        # loop on these. (Padding None: the full window.)
+        attempts: list[tuple[str | None, float | None]] = [(prompt, WINDOW_PADDING_S),
+                                                             (None, WINDOW_PADDING_S),
+                                                             (None, RETRY_PADDING_S), (None, None)]
         if len(audio) < PROMPTED_MIN_S * PIPELINE_RATE:
             attempts[:2] = attempts[1::-1]
-        for with_prompt, short_window in dict.fromkeys(attempts):
+        if not self._short_window:
+            attempts = [(p, None) for p, _ in attempts]
+        for with_prompt, padding_s in dict.fromkeys(attempts):
             words, detected, clean = self._decode(model, audio, whisper_language, with_prompt,
-                                                  short_window, offset_ms)
+                                                  padding_s, offset_ms)
             if clean:
                 break
         if speech_end_ms is not None:
@@ -230,11 +237,13 @@ class WhisperSTT(STT):
         )
 
     def _decode(self, model: Any, audio: Int16Array, language: str | None, prompt: str | None,
-                short: bool, offset_ms: int) -> tuple[list[Word], str | None, bool]:
+                padding_s: float | None, offset_ms: int) -> tuple[list[Word], str | None, bool]:
         """Words, detected language, and whether the output was clean (no segment dropped
-        for looping, and some words)."""
+        for looping, and some words). The encoder sees the audio plus `padding_s`, or
+        Whisper's whole 30 s window."""
         duration_s = len(audio) / PIPELINE_RATE
-        model.window_frames = window_frames(duration_s) if short else FULL_WINDOW_FRAMES
+        model.window_frames = (FULL_WINDOW_FRAMES if padding_s is None
+                               else window_frames(duration_s, padding_s))
         segments, info = model.transcribe(
             to_float32(audio), language=language, beam_size=self.options.beam_size,
             temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
