@@ -130,3 +130,40 @@ def test_a_lowercase_tail_carries_on_the_heads_sentence(tail: str, continues: bo
 ])
 def test_whisper_repetition_loops_are_recognised(text: str, loop: bool) -> None:
     assert repeats_itself(text.split()) is loop
+
+
+def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
+    """pace_02's answers loop or come back empty with the prompt and 1 s of padding ("We
+    shipped it two weeks early." twice): each utterance still comes out once, in words, and
+    the retry with more padding spares the slow 30 s window."""
+    from audio.vad import SpeechStopped, TurnDetector, VADOptions
+    from bench import pace_truth
+
+    item = next(i for i in pace_truth.load_set() if i["file"] == "pace_02.opus")
+    audio = np.concatenate([pace_truth.load_audio(item), silence(1.5)])
+    detector = TurnDetector(VADOptions(), 2, silero=True)
+    stops = [e for f in audio[: len(audio) // 320 * 320].reshape(-1, 320)
+             for e in detector.push(f) if isinstance(e, SpeechStopped)]
+    stt = WhisperSTT({"en": models.whisper_tiny_en()},
+                     options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
+    paddings: list[float | None] = []
+    decode = stt._decode
+
+    def recording(*args: Any) -> Any:
+        paddings.append(args[4])
+        return decode(*args)
+
+    stt._decode = recording  # type: ignore[method-assign, assignment]
+
+    async def transcripts() -> list[Transcript]:
+        return [await stt.transcribe(s.audio, language="en", offset_ms=s.audio_start_ms,
+                                     speech_end_ms=s.end_ms) for s in stops]
+
+    heard = asyncio.run(transcripts())
+    assert len(heard) == len(item["pieces"]) == 3
+    for transcript, piece in zip(heard, item["pieces"], strict=True):
+        assert not repeats_itself([w.text for w in transcript.words])
+        reference, words = units(piece["text"], "en"), units(transcript.text, "en")
+        assert error_rate(reference, words)[0] <= len(reference) // 3, transcript.text
+    assert len(paddings) > len(stops)  # some needed a retry...
+    assert None not in paddings  # ... and none the 30 s window
