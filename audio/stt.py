@@ -23,6 +23,7 @@ import numpy as np
 
 from audio.admission import Admission, EngineBusy
 from audio.pcm import to_float32
+from audio.repeats import repeated_runs
 from audio.types import PIPELINE_RATE, Int16Array
 
 # Whisper falls into repetition loops on poor audio; a segment this repetitive is dropped.
@@ -107,15 +108,8 @@ def repeats_itself(words: list[str]) -> bool:
     strength is... so I think my biggest strength is..."), LOOP_WORDS words or more. A
     speaker's own "no, no, no" or "I think, I think" is far shorter."""
     norm = [w for w in (re.sub(r"[^\w']", "", w.lower()) for w in words) if w]
-    count = len(norm)
-    for n in range(1, count // 2 + 1):
-        for i in range(count - 2 * n + 1):
-            times = 1
-            while norm[i + times * n: i + (times + 1) * n] == norm[i: i + n]:
-                times += 1
-            if times >= 2 and n * times >= LOOP_WORDS and (n >= 3 or times >= 4):
-                return True
-    return False
+    return any(n * times >= LOOP_WORDS and (n >= 3 or times >= 4)
+               for _, n, times in repeated_runs(norm))
 
 
 def window_frames(duration_s: float, padding_s: float = WINDOW_PADDING_S) -> int:

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from audio.repeats import without_repeats
+
 TurnEnd = Literal["complete", "incomplete", "unknown"]
 
 _FINAL_PUNCT = re.compile(r"[.?!。？！]['\"”’)\]]*$")
@@ -107,25 +109,8 @@ def is_backchannel(text: str, speech_ms: int | None = None) -> bool:
     words = _WORD.findall(text.lower())
     if speech_ms is not None and len(words) > 1 + MAX_WORDS_PER_SECOND * speech_ms / 1000:
         return True
-    words = _without_repeats(words)  # "I see, I see", "네 네 네": said once, or heard twice
+    words = without_repeats(words)  # "I see, I see", "네 네 네": said once, or heard twice
     return len(words) <= _BACKCHANNEL_WORDS and not any(w in _INTERRUPTIONS for w in words)
-
-
-def _without_repeats(words: list[str]) -> list[str]:
-    """`words` with each phrase repeated back to back kept once ("i see i see" -> "i see")."""
-    out = list(words)
-    repeated = True
-    while repeated:
-        repeated = False
-        for n in range(1, len(out) // 2 + 1):
-            for i in range(len(out) - 2 * n + 1):
-                if out[i:i + n] == out[i + n:i + 2 * n]:
-                    del out[i + n:i + 2 * n]
-                    repeated = True
-                    break
-            if repeated:
-                break
-    return out
 
 
 def _hangul(text: str) -> bool:
