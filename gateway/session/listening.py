@@ -95,11 +95,10 @@ def _chain(speculation: _Speculation | None) -> Iterator[_Speculation]:
 HEAD_MIN_WORDS = 4  # a shorter head saves little and is often misheard ("And uh," as "And up.")
 
 
-def _finished_sentence(task: asyncio.Task[Transcript], language: str) -> Transcript | None:
-    """The transcript of a finished speculation, if it ends in a finished sentence."""
-    if not task.done() or task.cancelled() or task.exception() is not None:
-        return None
-    return task.result() if _settled(task.result(), language) else None
+def _ended_a_sentence(task: asyncio.Task[Transcript], language: str) -> bool:
+    """Is this speculation done, with a transcript that ends in a finished sentence?"""
+    return (task.done() and not task.cancelled() and task.exception() is None
+            and _settled(task.result(), language))
 
 
 def _settled(transcript: Transcript, language: str) -> bool:
@@ -253,11 +252,11 @@ class Listening:
         if speculation is None:
             return
         task = speculation.task
-        if not (task.done() and _finished_sentence(task, self.language) is None):
-            self._earlier = speculation
-        else:
+        if task.done() and not _ended_a_sentence(task, self.language):
             abandon(task)  # the worker finishes; its result is ignored
             self._earlier = speculation.earlier
+        else:  # a finished sentence, or it may turn out to be one
+            self._earlier = speculation
 
     async def _say(self, message: Message) -> None:
         await self._post(message)
@@ -286,7 +285,7 @@ class Listening:
                 posting.add_done_callback(self._tasks.discard)
         self.last_verdict = verdict
         silence_ms = self._turn_end.silence_ms(verdict)
-        if verdict == "complete" and any(_finished_sentence(earlier.task, self.language)
+        if verdict == "complete" and any(_ended_a_sentence(earlier.task, self.language)
                                          for earlier in _chain(self._speculation.earlier)):
             # This speaker has gone on after a finished sentence before, in this utterance:
             # a full stop is no longer a sign that the turn is over (a long answer's
