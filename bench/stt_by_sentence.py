@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pace_truth
+from bench.voice_quality import edit_distance, units
 from tests.audio_support import load_wav, silence
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
@@ -47,24 +47,6 @@ REFERENCES = {
 FIXTURE_CLIPS = [("piper_en_1.wav", "en"), ("piper_en_2.wav", "en"), ("piper_en_3.wav", "en"),
                  ("piper_en_all.wav", "en"), ("jfk_16k.wav", "en"),
                  ("leopard_test_en_16k.wav", "en"), ("leopard_test_ko_16k.wav", "ko")]
-
-
-def units(text: str, language: str) -> list[str]:
-    """Words (English) or syllables (Korean, as CER is usually counted), normalised."""
-    text = re.sub(r"[^\w\s']", " ", text.lower())
-    if language == "ko":
-        return [ch for ch in text if not ch.isspace()]
-    return text.split()
-
-
-def error_rate(reference: list[str], hypothesis: list[str]) -> tuple[int, int]:
-    """(edit distance, reference length)."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        previous, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref != hyp))
-    return row[-1], len(reference)
 
 
 def clips() -> list[tuple[str, str, np.ndarray, str]]:
@@ -114,12 +96,13 @@ async def main() -> None:
     totals = {mode: [0, 0] for mode in ("on", "off")}
     for name, language, audio, reference in clips():
         row: dict[str, Any] = {"clip": name, "language": language}
+        expected = units(reference, language)
         for mode, by_sentence in (("on", True), ("off", False)):
             heard = await listen(audio, language, by_sentence, stt)
-            errors, length = error_rate(units(reference, language), units(heard["text"], language))
+            errors = edit_distance(expected, units(heard["text"], language))
             totals[mode][0] += errors
-            totals[mode][1] += length
-            row[mode] = {**heard, "error_rate": round(errors / length, 3)}
+            totals[mode][1] += len(expected)
+            row[mode] = {**heard, "error_rate": round(errors / len(expected), 3)}
         results.append(row)
         print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
     summary = {

@@ -10,7 +10,10 @@ import pytest
 
 from audio import models
 from audio.stt import FILLER_PROMPT, STTOptions, Transcript, WhisperSTT, Word, repeats_itself
-from bench.stt_by_sentence import REFERENCES, error_rate, units
+from audio.vad import SpeechStopped, TurnDetector, VADOptions
+from bench import pace_truth
+from bench.stt_by_sentence import REFERENCES
+from bench.voice_quality import edit_distance, units
 from gateway.session.events import Message, TranscriptReady
 from gateway.session.listening import Listening, carries_on, joined
 from tests.audio_support import load_wav, silence
@@ -73,8 +76,8 @@ def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhi
     assert last_decode_s < 8.0  # the last sentence (and a pause), not the 17 s answer
     assert by_sentence.start_ms == whole.start_ms
     assert [w.start_ms for w in by_sentence.words] == sorted(w.start_ms for w in by_sentence.words)
-    on, _ = error_rate(reference, units(by_sentence.text, "en"))
-    off, _ = error_rate(reference, units(whole.text, "en"))
+    on = edit_distance(reference, units(by_sentence.text, "en"))
+    off = edit_distance(reference, units(whole.text, "en"))
     assert on <= off
 
 
@@ -136,9 +139,6 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
     """pace_02's answers loop or come back empty with the prompt and 1 s of padding ("We
     shipped it two weeks early." twice): each utterance still comes out once, in words, and
     the retry with more padding spares the slow 30 s window."""
-    from audio.vad import SpeechStopped, TurnDetector, VADOptions
-    from bench import pace_truth
-
     item = next(i for i in pace_truth.load_set() if i["file"] == "pace_02.opus")
     audio = np.concatenate([pace_truth.load_audio(item), silence(1.5)])
     detector = TurnDetector(VADOptions(), 2, silero=True)
@@ -164,6 +164,6 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
     for transcript, piece in zip(heard, item["pieces"], strict=True):
         assert not repeats_itself([w.text for w in transcript.words])
         reference, words = units(piece["text"], "en"), units(transcript.text, "en")
-        assert error_rate(reference, words)[0] <= len(reference) // 3, transcript.text
+        assert edit_distance(reference, words) <= len(reference) // 3, transcript.text
     assert len(paddings) > len(stops)  # some needed a retry...
     assert None not in paddings  # ... and none the 30 s window
