@@ -186,17 +186,20 @@ async def test_silence_and_noise_make_no_turn(voice, kind) -> None:
 async def test_48khz_audio_is_resampled(voice) -> None:
     base, llm = voice
     llm.script = Script(chunks=["Thank you."])
-    audio = resample(np.concatenate([load_wav("jfk_16k.wav"), silence(1.0)]), 48000)
+    # As a microphone sends it: in real time, then silence longer than an unfinished turn
+    # may wait. (Sent faster than real time, whether the turn breaks in the 0.84 s pause
+    # after "ask not" depended on when its transcript came in; when it broke, tiny.en heard
+    # the "what" that then opened a turn as "Like", on a loaded CI machine.)
+    audio = resample(np.concatenate([load_wav("jfk_16k.wav"), silence(3.0)]), 48000)
 
     def spoken(log: EventLog) -> str:
         text = " ".join(words_of(e["data"]["text"]) for e in log.of_type("transcript"))
         return text.replace("asked", "ask")
 
-    # However the resampled clip is cut into turns, its words come through in order.
-    _, log = await talk(base, audio, rate=48000, config={"speak_replies": False},
+    # However the resampled clip is cut into turns, its words come through in order
+    # (tiny.en hears "ask not" as "s not" or "ask not").
+    _, log = await talk(base, audio, rate=48000, realtime=1.0, config={"speak_replies": False},
                         until=lambda log: "for your country" in spoken(log))
-    # (Sent faster than real time, the clip is split at its pauses; tiny.en then hears the
-    # second turn's "ask not" as "s not" or "ask not".)
     assert "not what your country can do for you ask what you can do" in spoken(log)
 
 
