@@ -29,7 +29,9 @@ class VADOptions:
     preroll_ms: int = 300           # kept before the start so first syllables survive
     max_turn_ms: int = 30_000       # forced cut
     max_noise_flatness: float = 0.7  # a start window flatter than this is noise, not speech
-    confirm_ms: int = 600           # speech this long is a turn for sure (not a backchannel)
+    # Speech this long is a turn for sure, not a backchannel: a two-part "아, 네." holds
+    # 540-580 ms of voiced frames, so 600 cut it now and then.
+    confirm_ms: int = 800
     max_silence_ms: int = 3000      # the longest an unfinished utterance is waited for
 
     @property

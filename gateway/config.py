@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     eot_incomplete_ms: int = Field(2500, ge=60, le=10_000)
     # Barge-in: speech over a reply pauses it at once; this much speech makes it a real
     # interruption (shorter: a backchannel such as "네", "mm-hm" or a cough, and the reply
-    # resumes).
-    barge_in_confirm_ms: int = Field(600, ge=0, le=5000)
+    # resumes). A two-part "아, 네." holds 540-580 ms of speech: 600 cut it now and then.
+    barge_in_confirm_ms: int = Field(800, ge=0, le=5000)
     vad_silero: bool = True  # Silero VAD decides where speech ends (webrtcvad alone: off)
     # Start the reply on the speculative transcript, held back until the end of turn is
     # confirmed; at most this many attempts are thrown away per turn.

@@ -51,11 +51,12 @@ def run(endpointer: Endpointer, pattern: list[tuple[bool, int]], *,
 
 
 def test_speech_is_confirmed_once_it_outlasts_a_backchannel() -> None:
-    short = run(Endpointer(), [(True, 20), (False, 30)], confirmed=True)
-    assert not any(isinstance(e, SpeechConfirmed) for e in short)  # 400 ms: "uh-huh"
+    for frames in (20, 30):  # 400 ms: "uh-huh"; 600 ms: a two-part "아, 네."
+        short = run(Endpointer(), [(True, frames), (False, 30)], confirmed=True)
+        assert not any(isinstance(e, SpeechConfirmed) for e in short)
     long = run(Endpointer(), [(True, 50), (False, 30)], confirmed=True)
     confirmed = [e for e in long if isinstance(e, SpeechConfirmed)]
-    assert len(confirmed) == 1 and confirmed[0].stream_ms == (6 + 30) * 20
+    assert len(confirmed) == 1 and confirmed[0].stream_ms == (6 + 40) * 20
 
 
 def test_the_required_silence_follows_the_semantic_end_of_turn() -> None:
