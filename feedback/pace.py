@@ -36,7 +36,9 @@ class PaceReport:
 
 def units_in(text: str, language: str) -> float:
     """Words (English, filled pauses excluded) or Hangul syllables (Korean). Numerals count
-    as they are said: Whisper writes "twenty percent" as "20%", "이십 퍼센트" as "20%"."""
+    as they are said: Whisper writes "twenty percent" as "20%" (or "20 %"), "이십 퍼센트" as
+    "20%"."""
+    text = _SPACED_PERCENT.sub(r"\1%", text)
     if language == "ko":
         return float(len(_HANGUL.findall(text))
                      + sum(_spoken_number(m, "ko") for m in _NUMERAL.findall(text)))
@@ -50,6 +52,7 @@ def units_in(text: str, language: str) -> float:
     return float(count)
 
 
+_SPACED_PERCENT = re.compile(r"(\d)\s+%")
 _NUMERAL = re.compile(r"[$₩]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?%?")
 _KO_DIGIT_POSITIONS = (0, 1, 1, 1)  # 일/십/백/천: a position word after all but the ones
 

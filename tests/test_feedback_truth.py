@@ -115,6 +115,7 @@ def test_voiced_stretches_are_tightened_to_the_sound() -> None:
 
 @pytest.mark.parametrize(("text", "language", "units"), [
     ("up by 20% in 2021", "en", 7),        # up by twenty percent in twenty twenty-one
+    ("went up by 20 % The", "en", 6),      # Whisper's spacing (pace_00): twenty percent
     ("it cost $1,500", "en", 7),           # ... one thousand five hundred dollars
     ("3.5 times in 1984", "en", 7),        # three point five times in nineteen eighty-four
     ("결과는 20% 좋아졌습니다", "ko", 14),   # 결과는 이십 퍼센트 좋아졌습니다
