@@ -92,9 +92,11 @@ def refine_voiced(audio: np.ndarray, spans: Sequence[tuple[int, int]], *,
     `join_ms` (a stop consonant, a breath between words) are one stretch, and each stretch's
     ends move in to where the sound is. The VAD decides per 20 ms frame and holds on after
     the voice stops, which made every pause look ~70 ms shorter than it was; the ends are
-    now the first and last 10 ms louder than the room (6 dB over its floor, within 40 dB of
-    the loudest speech), and a start may move back up to 100 ms over sound the VAD was slow
-    to call speech."""
+    now the first and last 10 ms louder than the room (6 dB over its floor, within 34 dB of
+    the loudest speech: where a phrase's samples fall under 2 % of its peak, the reference
+    bench/pace_truth.py measures against; 40 dB ran on into tails and breaths, making
+    pauses up to 82 ms short), and a start may move back up to 100 ms over sound the VAD
+    was slow to call speech."""
     merged: list[list[int]] = []
     for start_ms, end_ms in sorted(spans):
         if merged and start_ms - merged[-1][1] < join_ms:
@@ -104,7 +106,7 @@ def refine_voiced(audio: np.ndarray, spans: Sequence[tuple[int, int]], *,
     levels = frame_levels(audio.astype(np.float32))
     if len(levels) == 0:
         return tuple((a, b) for a, b in merged)
-    loud = louder_than_room(levels, 6.0, 40.0)
+    loud = louder_than_room(levels, 6.0, 34.0)
     refined = []
     for start_ms, end_ms in merged:
         a = max(0, (start_ms - offset_ms) // 10)

@@ -87,15 +87,15 @@ def pace_and_pauses(models_dir: Any) -> dict[str, Any]:
 def test_pauses_are_where_the_silences_were(pace_and_pauses: dict[str, Any]) -> None:
     pauses = pace_and_pauses["pauses"]
     assert pauses["reference"] == 24 and pauses["missed"] == 0, pauses
-    assert pauses["lengths_within_50_ms"] >= 18, pauses   # measured 19 of 24
-    assert pauses["boundary_error_ms_p50"] <= 25, pauses  # measured 12.3
+    assert pauses["lengths_within_50_ms"] >= 20, pauses   # measured 21 of 24
+    assert pauses["boundary_error_ms_p50"] <= 20, pauses  # measured 8.8
     assert pauses["extra"] <= 4, pauses
 
 
 def test_pace_follows_the_time_really_spent_speaking(pace_and_pauses: dict[str, Any]) -> None:
     pace = pace_and_pauses["pace"]
-    assert pace["speaking_time_within_5_percent"] >= 10, pace  # measured 10 of 12
-    assert pace["abs_error_p50"] <= 0.05, pace                 # measured 0.040
+    assert pace["speaking_time_within_5_percent"] >= 10, pace  # measured 11 of 12
+    assert pace["abs_error_p50"] <= 0.05, pace                 # measured 0.034
     assert pace["within_5_percent"] >= 6, pace                 # measured 7 of 12
     # Each answer was heard as one turn, as the reference assumes.
     assert all(row["turns"] == 1 for row in pace_and_pauses["rows"])
