@@ -30,6 +30,8 @@ _YOU_KNOW_CONTENT_NEXT = {"that", "what", "how", "why", "where", "who", "the", "
                           "her", "it", "about", "me", "them", "this", "if", "whether"}
 CONFIDENT = 0.5   # a stretch of voice no word claims counts as a filler from this probability
 WRITTEN_SURE = 0.7  # a written "um" the recogniser was this sure of stands against the sound
+UNSURE = 0.4  # a word the recogniser was less sure of claims no sound (feedback.acoustic)
+CLEAR = 0.6  # words around a filler heard this surely (on average) make an unsure "uh" real
 NOT_A_FILLER = 0.2  # a stretch this unlike a filled pause speaks against a written one
 SAME_FILLER_MS = 400  # a written filled pause and a filler-like stretch this close are one
 CLUSTER_SIZE, CLUSTER_WINDOW_MS = 3, 10_000
@@ -141,8 +143,9 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     voice no other word claims is that stretch: one filler, at the stretch's times; it is
     dropped only when that stretch clearly does not sound like one (a laugh Whisper, prompted
     to keep fillers, wrote as "um") and the recogniser was unsure of it. A written "uh" inside
-    running speech has no stretch of its own and stays. A filler-like stretch no word claims
-    is a filled pause the recogniser did not write."""
+    running speech has no stretch of its own and stays, unless the recogniser was unsure of it
+    and of the words around it too (it was guessing, as at a voice it cannot follow). A
+    filler-like stretch no word claims is a filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
@@ -160,12 +163,26 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
         if h is not None and h.probability >= CONFIDENT:
             kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms,
                                 confidence=max(filler.confidence, h.probability)))
-        elif h is None or h.probability >= NOT_A_FILLER or filler.confidence >= WRITTEN_SURE:
+        elif filler.confidence >= WRITTEN_SURE or (
+                (h is None or h.probability >= NOT_A_FILLER)
+                and (filler.confidence >= UNSURE or _heard_clearly_around(turn, filler))):
             kept.append(filler)
     return kept + [Filler(ACOUSTIC_TEXT[turn.language], "acoustic", None, h.start_ms, h.end_ms,
                           h.probability)
                    for j, h in enumerate(stretches)
                    if j not in paired.values() and h.probability >= CONFIDENT]
+
+
+def _heard_clearly_around(turn: Turn, filler: Filler) -> bool:
+    """Whether the recogniser was sure of the words around `filler` (two on each side): an
+    "uh" it was unsure of among words it heard clearly is a disfluency it hesitated to
+    write; among words it was guessing at, it is one more guess."""
+    if filler.word_index is None:
+        return False
+    i = filler.word_index
+    around = [w.probability for w in (*turn.words[max(0, i - 2):i], *turn.words[i + 1:i + 3])
+              if w.probability is not None]
+    return bool(around) and sum(around) / len(around) >= CLEAR
 
 
 def _gap(filler: Filler, stretch: Hesitation) -> int:

@@ -95,6 +95,21 @@ def test_a_written_um_stands_unless_its_own_sound_says_otherwise() -> None:
     assert detect_fillers(sure).fillers[0].text == "um"  # a sure recogniser stands
 
 
+def test_an_unsure_um_among_words_the_recogniser_was_guessing_at_is_not_counted() -> None:
+    # Whisper on a voice it cannot follow: every word unsure, an "어" among them, no stretch
+    # of voice to back it.
+    guessed = tuple(Word(w, i * 400, i * 400 + 300, p) for i, (w, p) in enumerate(
+        [("기한", 0.31), ("구역의", 0.07), ("어,", 0.3), ("소통을", 0.23), ("습리나", 0.28)]))
+    assert not detect_fillers(Turn(guessed, "ko", source="voice", hesitations=())).fillers
+    # The same "어" among words heard clearly is a disfluency the recogniser hesitated over.
+    clear = tuple(Word(w.text, w.start_ms, w.end_ms, 0.3 if w.text == "어," else 0.9)
+                  for w in guessed)
+    [filler] = detect_fillers(Turn(clear, "ko", source="voice", hesitations=())).fillers
+    assert (filler.text, filler.confidence) == ("어", 0.3)
+    # Without the audio's evidence the written words stand as they are.
+    assert detect_fillers(Turn(guessed, "ko", source="voice")).fillers[0].text == "어"
+
+
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
                                              (8, 0), (12, 0)])
 def test_filler_score_formula(rate: float, score: int) -> None:
