@@ -10,13 +10,19 @@ every piece's time is known exactly: phrases, fillers (filled pauses "um/uh/hmm/
 "음/어/으/그/저"; lexical "so/like/you know/I mean" at a clause start) and distractors that
 are not fillers (laughter, a breath, a cough, a word cut off after its first syllable, a
 hummed tune). Voices: Piper en_US-joe-medium at three speaking rates, espeak-ng English
-and Korean with several variants, rates and pitches. Each utterance is mixed with real
-room tone (bench/clips.py) or fan noise at 15 dB SNR, or left quiet. The synthetic pieces
-are made once and kept as Ogg Opus with `labels.json`, so the set is data: the numbers the
-tests assert do not move with Piper's randomness.
+and Korean with several variants, rates and pitches. A filled pause is scaled to 0-6 dB
+under the loudness of the phrase it precedes and a laugh to within 3 dB of it (said on
+their own, TTS fillers come out as loud as a sentence's peak, and a model fitted on that
+learns "louder than the words = filler", which a person's "um" is not). Each utterance is
+mixed with real room tone (bench/clips.py) or fan noise at 15 dB SNR, or left quiet. The
+synthetic pieces are made once and kept as Ogg Opus with `labels.json`, so the set is data:
+the numbers the tests assert do not move with Piper's randomness (`build` only adds the
+utterances the set lacks).
 
 Even-numbered utterances are the training half (the acoustic model is fitted on their
-unclaimed stretches), odd-numbered ones the held-out half the tests check.
+unclaimed stretches), odd-numbered ones the held-out half the tests check. Voices cycle
+with the index, so the two halves have different voices: the held-out figures are for
+voices the model has never heard, as a user's voice is.
 
 Korean phrases come from espeak-ng, which Whisper does not understand (bench/voice_quality.py):
 the Korean half measures the filled pauses (which do not need the words to be right), not
@@ -39,7 +45,7 @@ from bench.clips import fan_noise, room_tone
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "fillers"
 RATE = 16_000
-PER_LANGUAGE = 24
+PER_LANGUAGE = 48
 TOLERANCE_MS = 150
 
 PHRASES = {
@@ -100,6 +106,18 @@ async def _say(tts: Any, text: str) -> np.ndarray:
     return audio[loud[0]:loud[-1] + 1] if len(loud) else audio
 
 
+def _loudness(sound: np.ndarray) -> float:
+    """RMS over the sounding part (samples above 5 % of the peak)."""
+    loud = sound[np.abs(sound) > 0.05 * np.abs(sound).max()]
+    return float(np.sqrt(np.mean(loud ** 2))) if len(loud) else 0.0
+
+
+def _as_loud(sound: np.ndarray, words: np.ndarray, db: float) -> np.ndarray:
+    """`sound` scaled to `db` decibels against the loudness of `words`."""
+    own = _loudness(sound)
+    return sound * (_loudness(words) / own * 10 ** (db / 20)) if own else sound
+
+
 def _breath(rng: np.random.Generator, level: float) -> np.ndarray:
     """An in-breath: band-limited noise (500-2500 Hz) under a slow rise and fall."""
     n = int(rng.uniform(0.3, 0.55) * RATE)
@@ -140,11 +158,17 @@ async def _distractor(kind: str, tts: Any, language: str, rng: np.random.Generat
 
 
 async def build() -> None:
+    """Synthesise the utterances the set lacks (up to PER_LANGUAGE per language). Those
+    already kept stay as they are: Piper is random, so remaking them would move the figures."""
     DATA.mkdir(parents=True, exist_ok=True)
+    kept = {item["file"]: item for item in load_set()} if (DATA / "labels.json").exists() else {}
     labels = []
     for language in ("en", "ko"):
         voices = _voices(language)
         for index in range(PER_LANGUAGE):
+            if (name := f"{language}_{index:02d}.opus") in kept:
+                labels.append(kept[name])
+                continue
             rng = np.random.default_rng(1000 * (language == "ko") + index)
             voice_name, tts = voices[index % len(voices)]
             phrases = rng.choice(PHRASES[language], size=3, replace=False)
@@ -154,14 +178,19 @@ async def build() -> None:
                 level = float(np.percentile(np.abs(spoken), 95))
                 if rng.random() < 0.55:
                     filler = str(rng.choice(FILLED[language]))
-                    pieces.append(("filler", filler, await _say(tts, filler)))
+                    # Said on its own, a TTS "Um." comes out as loud as a sentence's peak; a
+                    # speaker's "um" is as loud as their words or softer.
+                    pieces.append(("filler", filler,
+                                   _as_loud(await _say(tts, filler), spoken, rng.uniform(-6, 0))))
                 elif LEXICAL[language] and rng.random() < 0.4:
                     filler = str(rng.choice(LEXICAL[language]))
-                    pieces.append(("filler", filler, await _say(tts, filler)))
+                    pieces.append(("filler", filler, _as_loud(await _say(tts, filler), spoken, 0)))
                 if position > 0 and rng.random() < 0.5:
                     kind = str(DISTRACTORS[(index + position) % len(DISTRACTORS)])
-                    pieces.append(("distractor", kind,
-                                   await _distractor(kind, tts, language, rng, level)))
+                    sound = await _distractor(kind, tts, language, rng, level)
+                    if kind == "laugh":
+                        sound = _as_loud(sound, spoken, rng.uniform(-3, 3))
+                    pieces.append(("distractor", kind, sound))
                 pieces.append(("phrase", str(phrase), spoken))
             audio, spans, cursor = [np.zeros(int(0.3 * RATE))], [], int(0.3 * RATE)
             for kind, text, sound in pieces:
@@ -176,7 +205,6 @@ async def build() -> None:
                 cursor += len(sound) + gap
             clip = np.concatenate([*audio, np.zeros(int(0.3 * RATE))])
             noise = ("quiet", "room_tone", "fan_15db")[index % 3]
-            name = f"{language}_{index:02d}.opus"
             (DATA / name).write_bytes(save(clip))
             labels.append({"file": name, "language": language, "voice": voice_name,
                            "noise": noise, "split": "train" if index % 2 == 0 else "test",

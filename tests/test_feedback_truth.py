@@ -22,7 +22,7 @@ from bench import filler_set, pace_truth
 from feedback.acoustic import hesitations
 from feedback.types import Word
 
-FLOORS = {"en": (0.85, 0.85), "ko": (0.75, 0.65)}  # held-out recall, precision
+FLOORS = {"en": (0.80, 0.85), "ko": (0.90, 0.70)}  # held-out recall, precision
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_filler_recall_and_precision_on_the_held_out_half(held_out: dict[str, An
                                                           language: str) -> None:
     result = held_out[f"{language}_test"]
     recall_floor, precision_floor = FLOORS[language]
-    assert result["fillers"] >= 20, result
+    assert result["fillers"] >= 35, result
     assert result["recall"] >= recall_floor, result
     assert result["precision"] >= precision_floor, result
 
@@ -50,11 +50,13 @@ def test_the_set_is_what_its_labels_say() -> None:
         audio = filler_set.load_audio(item)
         last = max(p["end_ms"] for p in item["pieces"])
         assert len(audio) / 16 >= last + 200
-        # The labelled pieces are where the sound is: louder than the gaps around them.
-        piece = item["pieces"][0]
-        inside = audio[piece["start_ms"] * 16: piece["end_ms"] * 16].astype(float)
-        before = audio[: 250 * 16].astype(float)
-        assert np.sqrt(np.mean(inside ** 2)) > 4 * np.sqrt(np.mean(before ** 2))
+        # The labelled words and fillers are where the sound is: louder than the silence
+        # before the first (a filler is up to 6 dB softer than the words; fan noise is 15 dB
+        # under them; a breath may be as soft as the fan).
+        before = np.sqrt(np.mean(audio[: 250 * 16].astype(float) ** 2))
+        for piece in (p for p in item["pieces"] if p["kind"] != "distractor"):
+            inside = audio[piece["start_ms"] * 16: piece["end_ms"] * 16].astype(float)
+            assert np.sqrt(np.mean(inside ** 2)) > (4 if piece["kind"] == "phrase" else 2) * before
 
 
 def test_a_word_claims_the_stretch_it_overlaps_most_and_a_written_um_claims_none() -> None:
