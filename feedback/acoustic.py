@@ -8,7 +8,7 @@ milliseconds long. Laughter (breathy bursts), breath and coughs (noise), a cut-o
 (a consonant-vowel transition) and humming a tune (pitch that moves) are not.
 
 `hesitations` finds the unclaimed stretches in one utterance's audio and gives each a
-probability from a logistic model over six features; the weights were fitted on the
+probability from a logistic model over seven features; the weights were fitted on the
 training half of the evaluation set that `bench/filler_set.py` builds (synthetic voices
 with room noise; see there) and are checked on its other half by the tests.
 """
@@ -153,7 +153,7 @@ def _cepstra(frames: np.ndarray) -> np.ndarray:
 
 def features(audio: np.ndarray, start: int, end: int, speech_level: float,
              levels: np.ndarray) -> dict[str, float]:
-    """The six features of hops [start, end) of `audio` (float32, 16 kHz)."""
+    """The seven features of hops [start, end) of `audio` (float32, 16 kHz)."""
     piece = audio[start * HOP: end * HOP + PITCH_WINDOW]
     correlation, f0 = _pitch(_frames(piece, PITCH_WINDOW))
     voiced = correlation >= VOICED_CORRELATION
