@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,14 +36,14 @@ CANDIDATE_MIN_MS, CANDIDATE_MAX_MS = 120, 2000
 TYPICAL_LOG_MS = float(np.log(350))  # filled pauses run ~200-600 ms; 350 ms is their middle
 ONSET_LOOKBACK_MS = 100  # how far before the VAD's start a stretch's sound may begin
 
-FEATURES = ("log_duration", "voiced_fraction", "pitch_spread", "spectral_flux",
-            "spectral_spread", "level", "length_oddness")
+FEATURES = ("log_duration", "voiced_fraction", "pitch_spread", "flux_vs_speaker",
+            "spread_vs_speaker", "level", "length_oddness")
 # Logistic weights over the standardised features (means and scales below), fitted by
 # `bench/filler_set.py fit` on the training half of the evaluation set.
-MEANS = (5.746, 0.707, 1.483, 0.618, 0.761, 0.249, 0.387)
-SCALES = (0.612, 0.265, 1.713, 0.164, 0.323, 4.469, 0.556)
-WEIGHTS = (-1.461, 0.552, 0.853, -1.48, -0.043, 1.566, -1.635)
-BIAS = -0.723
+MEANS = (5.746, 0.707, 1.483, 0.764, 0.605, 0.249, 0.387)
+SCALES = (0.612, 0.265, 1.713, 0.236, 0.284, 4.469, 0.556)
+WEIGHTS = (-1.491, 0.796, 0.423, -1.605, -0.676, 1.201, -1.869)
+BIAS = -0.692
 
 
 def _frames(audio: np.ndarray, window: int) -> np.ndarray:
@@ -151,28 +152,70 @@ def _cepstra(frames: np.ndarray) -> np.ndarray:
     return log_bands @ dct.T / n
 
 
-def features(audio: np.ndarray, start: int, end: int, speech_level: float,
-             levels: np.ndarray) -> dict[str, float]:
-    """The seven features of hops [start, end) of `audio` (float32, 16 kHz)."""
-    piece = audio[start * HOP: end * HOP + PITCH_WINDOW]
-    correlation, f0 = _pitch(_frames(piece, PITCH_WINDOW))
-    voiced = correlation >= VOICED_CORRELATION
-    semitones = 12 * np.log2(f0[voiced]) if voiced.any() else np.zeros(1)
+@dataclass(frozen=True)
+class Voice:
+    """One utterance's sound, analysed once: per 10 ms hop its level, whether it is voiced
+    and at what pitch, and its 12 cepstra; and the speaker's own norms over all the sound
+    louder than the room (their words): level, and how fast and how far their spectrum
+    moves. A stretch's features are measured against these norms, so a soft voice, a
+    monotonous one or a lively one are judged each against itself."""
+
+    levels: np.ndarray
+    voiced: np.ndarray
+    f0: np.ndarray
+    cepstra: np.ndarray
+    level: float
+    flux: float
+    spread: float
+
+    @classmethod
+    def of(cls, samples: np.ndarray, levels: np.ndarray,
+           found: Sequence[tuple[int, int]]) -> Voice:
+        correlation, f0 = _pitch(_frames(samples, PITCH_WINDOW))
+        cepstra = _cepstra(_frames(samples, SPECTRUM_WINDOW))
+        speech = [cepstra[a:b + 1] for a, b in found]
+        flux, spread = _movement(np.concatenate(speech), [len(c) for c in speech])
+        return cls(levels, correlation >= VOICED_CORRELATION, f0, cepstra,
+                   float(np.median(np.concatenate([levels[a:b] for a, b in found]))),
+                   flux, spread)
+
+
+def _movement(cepstra: np.ndarray, runs: Sequence[int]) -> tuple[float, float]:
+    """How fast a spectrum moves (mean distance between frames 20 ms apart, within each run
+    of frames) and how far it wanders (mean distance from its mean), leaving out each run's
+    first and last two frames (their windows reach into the silence around it)."""
+    steps, inner, at = [], [], 0
+    for length in runs:
+        run = cepstra[at:at + length]
+        at += length
+        run = run[2:-2] if len(run) > 6 else run
+        inner.append(run)
+        if len(run) > 2:
+            steps.append(np.linalg.norm(run[2:] - run[:-2], axis=1))
+    frames = np.concatenate(inner) if inner else np.zeros((0, 12))
+    flux = float(np.mean(np.concatenate(steps))) if steps else 0.0
+    spread = (float(np.mean(np.linalg.norm(frames - frames.mean(axis=0), axis=1)))
+              if len(frames) > 1 else 0.0)
+    return flux, spread
+
+
+def features(voice: Voice, start: int, end: int) -> dict[str, float]:
+    """The seven features of hops [start, end) of an utterance."""
+    voiced = voice.voiced[start:end + 1]
+    semitones = 12 * np.log2(voice.f0[start:end + 1][voiced]) if voiced.any() else np.zeros(1)
     # Pitch trackers jump an octave now and then: the median deviation ignores such jumps.
     pitch_spread = (float(np.median(np.abs(semitones - np.median(semitones))))
                     if voiced.sum() > 2 else 6.0)
-    cepstra = _cepstra(_frames(piece, SPECTRUM_WINDOW))
-    inner = cepstra[2:-2] if len(cepstra) > 6 else cepstra
-    flux = (float(np.mean(np.linalg.norm(inner[2:] - inner[:-2], axis=1)))
-            if len(inner) > 2 else 0.0)
-    spread = (float(np.mean(np.linalg.norm(inner - inner.mean(axis=0), axis=1)))
-              if len(inner) > 1 else 0.0)
-    level = float(np.median(levels[start:end])) - speech_level
+    cepstra = voice.cepstra[start:end + 1]
+    flux, spread = _movement(cepstra, [len(cepstra)])
     log_duration = float(np.log((end - start) * 10))
     return {"log_duration": log_duration,
             "voiced_fraction": float(voiced.mean()) if len(voiced) else 0.0,
-            "pitch_spread": pitch_spread, "spectral_flux": flux, "spectral_spread": spread,
-            "level": level, "length_oddness": (log_duration - TYPICAL_LOG_MS) ** 2}
+            "pitch_spread": pitch_spread,
+            "flux_vs_speaker": flux / voice.flux if voice.flux else 1.0,
+            "spread_vs_speaker": spread / voice.spread if voice.spread else 1.0,
+            "level": float(np.median(voice.levels[start:end])) - voice.level,
+            "length_oddness": (log_duration - TYPICAL_LOG_MS) ** 2}
 
 
 def probability(values: dict[str, float]) -> float:
@@ -196,7 +239,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     found = islands(levels)
     if not found:
         return ()
-    speech_level = float(np.median(np.concatenate([levels[a:b] for a, b in found])))
+    voice = Voice.of(samples, levels, found)
     claimed = [False] * len(found)
     for word in words:
         if (word.start_ms is None or word.end_ms is None or is_filled_pause(word.text, language)
@@ -212,7 +255,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
         length_ms = (b - a) * 10
         if taken or not CANDIDATE_MIN_MS <= length_ms <= CANDIDATE_MAX_MS:
             continue
-        values = features(samples, a, b, speech_level, levels)
+        values = features(voice, a, b)
         result.append(Hesitation(offset_ms + a * 10, offset_ms + b * 10,
                                  round(probability(values), 3),
                                  {k: round(v, 3) for k, v in values.items()}))
