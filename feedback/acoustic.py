@@ -153,7 +153,7 @@ def _cepstra(frames: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Voice:
+class Sound:
     """One utterance's sound, analysed once: per 10 ms hop its level, whether it is voiced
     and at what pitch, and its 12 cepstra; and the speaker's own norms over all the sound
     louder than the room (their words): level, and how fast and how far their spectrum
@@ -170,7 +170,7 @@ class Voice:
 
     @classmethod
     def of(cls, samples: np.ndarray, levels: np.ndarray,
-           found: Sequence[tuple[int, int]]) -> Voice:
+           found: Sequence[tuple[int, int]]) -> Sound:
         correlation, f0 = _pitch(_frames(samples, PITCH_WINDOW))
         cepstra = _cepstra(_frames(samples, SPECTRUM_WINDOW))
         speech = [cepstra[a:b + 1] for a, b in found]
@@ -199,22 +199,22 @@ def _movement(cepstra: np.ndarray, runs: Sequence[int]) -> tuple[float, float]:
     return flux, spread
 
 
-def features(voice: Voice, start: int, end: int) -> dict[str, float]:
+def features(sound: Sound, start: int, end: int) -> dict[str, float]:
     """The seven features of hops [start, end) of an utterance."""
-    voiced = voice.voiced[start:end + 1]
-    semitones = 12 * np.log2(voice.f0[start:end + 1][voiced]) if voiced.any() else np.zeros(1)
+    voiced = sound.voiced[start:end + 1]
+    semitones = 12 * np.log2(sound.f0[start:end + 1][voiced]) if voiced.any() else np.zeros(1)
     # Pitch trackers jump an octave now and then: the median deviation ignores such jumps.
     pitch_spread = (float(np.median(np.abs(semitones - np.median(semitones))))
                     if voiced.sum() > 2 else 6.0)
-    cepstra = voice.cepstra[start:end + 1]
+    cepstra = sound.cepstra[start:end + 1]
     flux, spread = _movement(cepstra, [len(cepstra)])
     log_duration = float(np.log((end - start) * 10))
     return {"log_duration": log_duration,
             "voiced_fraction": float(voiced.mean()) if len(voiced) else 0.0,
             "pitch_spread": pitch_spread,
-            "flux_vs_speaker": flux / voice.flux if voice.flux else 1.0,
-            "spread_vs_speaker": spread / voice.spread if voice.spread else 1.0,
-            "level": float(np.median(voice.levels[start:end])) - voice.level,
+            "flux_vs_speaker": flux / sound.flux if sound.flux else 1.0,
+            "spread_vs_speaker": spread / sound.spread if sound.spread else 1.0,
+            "level": float(np.median(sound.levels[start:end])) - sound.level,
             "length_oddness": (log_duration - TYPICAL_LOG_MS) ** 2}
 
 
@@ -239,7 +239,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     found = islands(levels)
     if not found:
         return ()
-    voice = Voice.of(samples, levels, found)
+    sound = Sound.of(samples, levels, found)
     claimed = [False] * len(found)
     for word in words:
         if (word.start_ms is None or word.end_ms is None or is_filled_pause(word.text, language)
@@ -255,7 +255,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
         length_ms = (b - a) * 10
         if taken or not CANDIDATE_MIN_MS <= length_ms <= CANDIDATE_MAX_MS:
             continue
-        values = features(voice, a, b)
+        values = features(sound, a, b)
         result.append(Hesitation(offset_ms + a * 10, offset_ms + b * 10,
                                  round(probability(values), 3),
                                  {k: round(v, 3) for k, v in values.items()}))
