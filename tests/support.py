@@ -175,16 +175,17 @@ def serve_in_process(argv: list[str], port: int, env: dict[str, str],
             proc.stderr.close()
 
 
-async def settled_turns(base: str, session_id: str) -> dict[str, Any]:
-    """GET /sessions/{id}/turns once no turn is pending: the owner writes a turn's final state
-    through its journal, just after the events that end it."""
+async def settled_turns(base: str, session_id: str, count: int = 1) -> dict[str, Any]:
+    """GET /sessions/{id}/turns once at least `count` turns are stored and none is pending:
+    the owner writes a turn through its journal, just after the events that start and end
+    it (a voice turn's row waits for its acoustic evidence, made in a worker)."""
     import asyncio
 
     import httpx
 
     for _ in range(200):
         body: dict[str, Any] = httpx.get(f"{base}/sessions/{session_id}/turns").json()
-        if all(t["status"] != "pending" for t in body["turns"]):
+        if len(body["turns"]) >= count and all(t["status"] != "pending" for t in body["turns"]):
             return body
         await asyncio.sleep(0.05)
-    raise AssertionError(f"turns still pending: {body}")
+    raise AssertionError(f"turns still pending or not stored: {body}")

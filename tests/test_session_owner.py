@@ -37,7 +37,7 @@ async def test_a_second_socket_takes_the_session_over(gateway) -> None:
             await send(second, "emotion_update", emotion="sad")
             events = await ask(second, "second socket")
             assert events[-1]["type"] == "ai_stream_complete"
-    body = await settled_turns(base, sid)
+    body = await settled_turns(base, sid, count=2)
     assert [t["user_message"] for t in body["turns"]] == ["first socket", "second socket"]
     assert body["turns"][1]["emotion"] == "sad"
 
@@ -120,7 +120,7 @@ async def test_a_delivered_reply_stays_complete_when_the_next_message_is_quick(g
                 if event["type"] == "ai_stream_complete":
                     break
             texts.append(reply_text(events))
-    body = await settled_turns(base, sid)
+    body = await settled_turns(base, sid, count=20)
     assert [t["status"] for t in body["turns"]] == ["complete"] * 20
     assert [t["ai_reply"] for t in body["turns"]] == texts
 
@@ -144,7 +144,7 @@ async def test_two_processes_never_serve_one_session(gateway, postgres) -> None:
         except ConnectionClosed:
             await asyncio.sleep(0.1)
     assert events[-1]["type"] == "ai_stream_complete"
-    body = await settled_turns(two, sid)
+    body = await settled_turns(two, sid, count=2)
     assert [t["user_message"] for t in body["turns"]] == ["served by one", "served by two"]
 
 
@@ -167,7 +167,7 @@ async def test_a_dead_owners_pending_reply_is_marked_cut_short(gateway, postgres
     async with connect(ws_url(base, sid)) as ws:
         events = await ask(ws, "after the takeover")
         assert events[-1]["type"] == "ai_stream_complete"
-    body = await settled_turns(base, sid)
+    body = await settled_turns(base, sid, count=2)
     statuses = [(t["seq"], t["status"], t["end_reason"], t["ai_reply"]) for t in body["turns"]]
     assert statuses[1] == (2, "cut_short", "owner_lost", "what had been sent")
     assert statuses[2][:2] == (3, "complete")

@@ -138,7 +138,7 @@ async def test_jfk_in_real_time_gives_transcript_reply_and_speech(voice) -> None
     for key in ("voice_to_voice_ms", "endpoint_to_transcript_ms", "transcript_to_first_token_ms",
                 "first_token_to_first_audio_ms", "stt_ms"):
         assert metrics[key] is not None and metrics[key] >= 0, key
-    turns = (await settled_turns(base, sid))["turns"]
+    turns = (await settled_turns(base, sid, count=len(transcripts)))["turns"]
     assert all(t["source"] == "voice" for t in turns)
     assert [t["user_message"] for t in turns] == [t["text"] for t in transcripts]
     assert "voice_to_voice_ms" in turns[-1]["timings"]
@@ -170,7 +170,7 @@ async def test_two_utterances_make_two_turns(voice) -> None:
     first, second = (words_of(e["data"]["text"]) for e in log.of_type("transcript"))
     assert "biggest strength" in first and "tight deadline" in second
     assert not log.of_type("tts_begin")  # speak_replies false: text only
-    turns = (await settled_turns(base, sid))["turns"]
+    turns = (await settled_turns(base, sid, count=2))["turns"]
     assert [t["seq"] for t in turns] == [1, 2]
 
 
@@ -180,7 +180,7 @@ async def test_silence_and_noise_make_no_turn(voice, kind) -> None:
     audio = silence(4.0) if kind == "silence" else white_noise(4.0)
     sid, log = await talk(base, audio, wait_for=None)
     assert not log.of_type("speech_started") and not log.of_type("transcript")
-    assert (await settled_turns(base, sid))["turns"] == []
+    assert (await settled_turns(base, sid, count=0))["turns"] == []
 
 
 async def test_48khz_audio_is_resampled(voice) -> None:
@@ -521,7 +521,7 @@ async def test_the_opening_line_is_spoken_before_the_first_turn_and_not_stored(v
     assert end["data"]["interrupted"] is False and len(log.of_type("tts_begin")) == 1
     assert len(audio) / 2 / begin["data"]["sample_rate"] > 2.0  # the whole greeting
     assert "introduce yourself" in opening
-    assert (await settled_turns(base, sid))["turns"] == []
+    assert (await settled_turns(base, sid, count=0))["turns"] == []
     # ... and in browser speech, as sentences of turn 0.
     response = httpx.post(f"{base}/sessions", json={"language": "ko", "scenario": "job_interview"})
     sid = response.json()["session_id"]
@@ -614,7 +614,7 @@ async def test_a_short_real_interruption_stops_the_reply(voice, words) -> None:
         await log.close()
     assert end["data"]["interrupted"] is True
     assert log.events.index(log.of_type("tts_pause")[0]) < log.events.index(end)
-    turns = (await settled_turns(base, sid))["turns"]
+    turns = (await settled_turns(base, sid, count=2))["turns"]
     assert turns[0]["end_reason"] == "barge_in" and len(turns) == 2
 
 
