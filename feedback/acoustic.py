@@ -154,15 +154,14 @@ def _cepstra(frames: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Sound:
-    """One utterance's sound, analysed once: per 10 ms hop its level, whether it is voiced
-    and at what pitch, and its 12 cepstra; and the speaker's own norms over all the sound
-    louder than the room (their words): level, and how fast and how far their spectrum
-    moves. A stretch's features are measured against these norms, so a soft voice, a
-    monotonous one or a lively one are judged each against itself."""
+    """One utterance's sound, analysed once: its samples, per 10 ms hop its level and 12
+    cepstra; and the speaker's own norms over all the sound louder than the room (their
+    words): level, and how fast and how far their spectrum moves. A stretch's features are
+    measured against these norms, so a soft voice, a monotonous one or a lively one are
+    judged each against itself. (Pitch is tracked only where a stretch asks for it.)"""
 
+    samples: np.ndarray
     levels: np.ndarray
-    voiced: np.ndarray
-    f0: np.ndarray
     cepstra: np.ndarray
     level: float
     flux: float
@@ -171,11 +170,10 @@ class Sound:
     @classmethod
     def of(cls, samples: np.ndarray, levels: np.ndarray,
            found: Sequence[tuple[int, int]]) -> Sound:
-        correlation, f0 = _pitch(_frames(samples, PITCH_WINDOW))
         cepstra = _cepstra(_frames(samples, SPECTRUM_WINDOW))
         speech = [cepstra[a:b + 1] for a, b in found]
         flux, spread = _movement(np.concatenate(speech), [len(c) for c in speech])
-        return cls(levels, correlation >= VOICED_CORRELATION, f0, cepstra,
+        return cls(samples, levels, cepstra,
                    float(np.median(np.concatenate([levels[a:b] for a, b in found]))),
                    flux, spread)
 
@@ -201,8 +199,10 @@ def _movement(cepstra: np.ndarray, runs: Sequence[int]) -> tuple[float, float]:
 
 def features(sound: Sound, start: int, end: int) -> dict[str, float]:
     """The seven features of hops [start, end) of an utterance."""
-    voiced = sound.voiced[start:end + 1]
-    semitones = 12 * np.log2(sound.f0[start:end + 1][voiced]) if voiced.any() else np.zeros(1)
+    correlation, f0 = _pitch(_frames(sound.samples[start * HOP: end * HOP + PITCH_WINDOW],
+                                     PITCH_WINDOW))
+    voiced = correlation >= VOICED_CORRELATION
+    semitones = 12 * np.log2(f0[voiced]) if voiced.any() else np.zeros(1)
     # Pitch trackers jump an octave now and then: the median deviation ignores such jumps.
     pitch_spread = (float(np.median(np.abs(semitones - np.median(semitones))))
                     if voiced.sum() > 2 else 6.0)
