@@ -45,7 +45,7 @@ from bench.clips import fan_noise, room_tone
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "fillers"
 RATE = 16_000
-PER_LANGUAGE = 48
+PER_LANGUAGE = 96
 TOLERANCE_MS = 150
 
 PHRASES = {
@@ -91,10 +91,14 @@ def _voices(language: str) -> list[tuple[str, Any]]:
                 ("piper-joe-1.25", PiperTTS(joe, length_scale=1.25)),
                 ("espeak-en-us", EspeakTTS("en-us", 165)),
                 ("espeak-en-gb-rp+f3-p70", EspeakTTS("en-gb-x-rp+f3", 150, pitch=70)),
-                ("espeak-en-us+m3-p35", EspeakTTS("en-us+m3", 185, pitch=35))]
+                ("espeak-en-us+m3-p35", EspeakTTS("en-us+m3", 185, pitch=35)),
+                ("espeak-en-us+f2-p60", EspeakTTS("en-us+f2", 140, pitch=60)),
+                ("espeak-en-gb-scotland+m1", EspeakTTS("en-gb-scotland+m1", 175, pitch=45))]
     return [("espeak-ko", EspeakTTS("ko", 165)), ("espeak-ko+f3-p70", EspeakTTS("ko+f3", 150, pitch=70)),
             ("espeak-ko+m3-p35", EspeakTTS("ko+m3", 185, pitch=35)),
-            ("espeak-ko+f2", EspeakTTS("ko+f2", 170, pitch=60))]
+            ("espeak-ko+f2", EspeakTTS("ko+f2", 170, pitch=60)),
+            ("espeak-ko+m1", EspeakTTS("ko+m1", 150, pitch=45)),
+            ("espeak-ko+f4-p65", EspeakTTS("ko+f4", 175, pitch=65))]
 
 
 async def _say(tts: Any, text: str) -> np.ndarray:

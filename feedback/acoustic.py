@@ -40,10 +40,10 @@ FEATURES = ("log_duration", "voiced_fraction", "pitch_spread", "flux_vs_speaker"
             "spread_vs_speaker", "level", "length_oddness")
 # Logistic weights over the standardised features (means and scales below), fitted by
 # `bench/filler_set.py fit` on the training half of the evaluation set.
-MEANS = (5.746, 0.707, 1.483, 0.764, 0.605, 0.249, 0.387)
-SCALES = (0.612, 0.265, 1.713, 0.236, 0.284, 4.469, 0.556)
-WEIGHTS = (-1.491, 0.796, 0.423, -1.605, -0.676, 1.201, -1.869)
-BIAS = -0.692
+MEANS = (5.768, 0.698, 1.446, 0.785, 0.625, 0.373, 0.341)
+SCALES = (0.577, 0.255, 1.664, 0.245, 0.286, 4.46, 0.484)
+WEIGHTS = (-1.253, 0.889, 0.062, -1.432, -0.896, 0.58, -1.596)
+BIAS = -0.797
 
 
 def _frames(audio: np.ndarray, window: int) -> np.ndarray:
@@ -231,9 +231,12 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     the stream; `words`: the recognised words, stream times.
 
     A word claims the stretch it overlaps most: Whisper often stretches a word's start back
-    over a dropped "uh" and the silence after it, and that "uh" must stay unclaimed. A
-    filled pause the recogniser wrote does not claim its stretch (the sound is its
-    evidence, see `feedback.fillers`), and neither does a word it was unsure of."""
+    over a dropped "uh" and the silence after it, and that "uh" must stay unclaimed. The
+    first word claims the last stretch it reaches: the alignment starts it where the window
+    starts, so only its end is its sound (faster-whisper trims such a word only past twice
+    the median word length). A filled pause the recogniser wrote does not claim its stretch
+    (the sound is its evidence, see `feedback.fillers`), and neither does a word it was
+    unsure of."""
     samples = audio.astype(np.float32)
     levels = frame_levels(samples)
     found = islands(levels)
@@ -241,15 +244,19 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
         return ()
     sound = Sound.of(samples, levels, found)
     claimed = [False] * len(found)
+    first = True
     for word in words:
-        if (word.start_ms is None or word.end_ms is None or is_filled_pause(word.text, language)
-                or (word.probability is not None and word.probability < UNSURE)):
+        if word.start_ms is None or word.end_ms is None:
+            continue
+        starts_window, first = first, False
+        if is_filled_pause(word.text, language) or (
+                word.probability is not None and word.probability < UNSURE):
             continue
         a, b = (word.start_ms - offset_ms) / 10, (word.end_ms - offset_ms) / 10
         overlaps = [max(0.0, min(b, e) - max(a, s)) for s, e in found]
-        best = int(np.argmax(overlaps))
-        if overlaps[best] > 0:
-            claimed[best] = True
+        touched = [k for k, overlap in enumerate(overlaps) if overlap > 0]
+        if touched:
+            claimed[touched[-1] if starts_window else max(touched, key=overlaps.__getitem__)] = True
     result = []
     for (a, b), taken in zip(found, claimed, strict=True):
         length_ms = (b - a) * 10

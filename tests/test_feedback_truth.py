@@ -22,7 +22,8 @@ from bench import filler_set, pace_truth
 from feedback.acoustic import hesitations
 from feedback.types import Word
 
-FLOORS = {"en": (0.85, 0.85), "ko": (0.90, 0.75)}  # held-out recall, precision
+FLOORS = {"en": (0.83, 0.85), "ko": (0.93, 0.82)}  # held-out recall, precision
+# measured: en 0.860 / 0.867 (114 fillers), ko 0.965 / 0.856 (86)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_filler_recall_and_precision_on_the_held_out_half(held_out: dict[str, An
                                                           language: str) -> None:
     result = held_out[f"{language}_test"]
     recall_floor, precision_floor = FLOORS[language]
-    assert result["fillers"] >= 35, result
+    assert result["fillers"] >= 80, result
     assert result["recall"] >= recall_floor, result
     assert result["precision"] >= precision_floor, result
 
@@ -45,7 +46,10 @@ def test_the_set_is_what_its_labels_say() -> None:
     items = filler_set.load_set()
     assert {i["language"] for i in items} == {"en", "ko"}
     assert {i["noise"] for i in items} == {"quiet", "room_tone", "fan_15db"}
-    assert len({i["voice"] for i in items}) >= 8
+    assert len({i["voice"] for i in items}) >= 14
+    # The held-out half's voices are ones the model was never fitted on.
+    halves = {split: {i["voice"] for i in items if i["split"] == split} for split in ("train", "test")}
+    assert not halves["train"] & halves["test"]
     for item in items[:6]:
         audio = filler_set.load_audio(item)
         last = max(p["end_ms"] for p in item["pieces"])
@@ -59,7 +63,7 @@ def test_the_set_is_what_its_labels_say() -> None:
             assert np.sqrt(np.mean(inside ** 2)) > (4 if piece["kind"] == "phrase" else 2) * before
 
 
-def test_a_word_claims_the_stretch_it_overlaps_most_and_a_written_um_claims_none() -> None:
+def test_which_stretch_a_word_claims_and_that_a_written_um_claims_none() -> None:
     item = next(i for i in filler_set.load_set()
                 if i["noise"] == "quiet" and i["pieces"][0]["kind"] == "filler"
                 and i["pieces"][0]["text"] in ("Um.", "Umm...", "Uh.", "Uhh..."))
@@ -72,6 +76,15 @@ def test_a_word_claims_the_stretch_it_overlaps_most_and_a_written_um_claims_none
     stretched = Word("I", filler["start_ms"], phrase["start_ms"] + 300, 0.9)
     claimed = hesitations(audio, [stretched], item["language"])
     assert any(abs(h.start_ms - filler["start_ms"]) <= 30 for h in claimed)
+    # Whisper's alignment starts the first word where the window starts: "I" runs from 0
+    # over the "um" into the phrase, overlapping the "um" most. Its end is where its sound is.
+    first = Word("I", 0, phrase["start_ms"] + 60, 0.9)
+    assert any(abs(h.start_ms - filler["start_ms"]) <= 30
+               for h in hesitations(audio, [first], item["language"]))
+    # A later word is placed by its sound at both ends: it claims what it overlaps most.
+    later = [Word("Well,", 0, 100, 0.9), Word("I", 100, phrase["start_ms"] + 60, 0.9)]
+    assert not any(abs(h.start_ms - filler["start_ms"]) <= 30
+                   for h in hesitations(audio, later, item["language"]))
     # A word over the filler's own stretch claims it; a written "um" does not.
     over = Word("okay", filler["start_ms"], filler["end_ms"], 0.9)
     assert not any(abs(h.start_ms - filler["start_ms"]) <= 30
