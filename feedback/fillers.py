@@ -34,6 +34,7 @@ UNSURE = 0.4  # a word the recogniser was less sure of claims no sound (feedback
 CLEAR = 0.6  # words around a filler heard this surely (on average) make an unsure "uh" real
 NOT_A_FILLER = 0.2  # a stretch this unlike a filled pause speaks against a written one
 SAME_FILLER_MS = 400  # a written filled pause and a filler-like stretch this close are one
+SOUNDLESS_MS = 50  # a written "um" the alignment gave less time than this has no sound of its own
 CLUSTER_SIZE, CLUSTER_WINDOW_MS = 3, 10_000
 ACOUSTIC_TEXT = {"en": "(um/uh, not transcribed)", "ko": "(음/어, 받아쓰지 못함)"}
 
@@ -144,8 +145,9 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     dropped only when that stretch clearly does not sound like one (a laugh Whisper, prompted
     to keep fillers, wrote as "um") and the recogniser was unsure of it. A written "uh" inside
     running speech has no stretch of its own and stays, unless the recogniser was unsure of it
-    and of the words around it too (it was guessing, as at a voice it cannot follow). A
-    filler-like stretch no word claims is a filled pause the recogniser did not write."""
+    and of the words around it too (it was guessing, as at a voice it cannot follow), or its
+    alignment gave it no time (a token with no sound under it). A filler-like stretch no word
+    claims is a filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
@@ -163,6 +165,8 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
         if h is not None and h.probability >= CONFIDENT:
             kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms,
                                 confidence=max(filler.confidence, h.probability)))
+        elif h is None and filler.kind == "filled_pause" and _soundless(filler):
+            continue
         elif filler.confidence >= WRITTEN_SURE or (
                 (h is None or h.probability >= NOT_A_FILLER)
                 and (filler.confidence >= UNSURE or _heard_clearly_around(turn, filler))):
@@ -171,6 +175,13 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
                           h.probability)
                    for j, h in enumerate(stretches)
                    if j not in paired.values() and h.probability >= CONFIDENT]
+
+
+def _soundless(filler: Filler) -> bool:
+    """Whether Whisper's alignment gave a written filler (almost) no time: a token with no
+    sound under it, as the disfluent prompt now and then inserts."""
+    return (filler.start_ms is not None and filler.end_ms is not None
+            and filler.end_ms - filler.start_ms < SOUNDLESS_MS)
 
 
 def _heard_clearly_around(turn: Turn, filler: Filler) -> bool:

@@ -110,6 +110,29 @@ def test_an_unsure_um_among_words_the_recogniser_was_guessing_at_is_not_counted(
     assert detect_fillers(Turn(guessed, "ko", source="voice")).fillers[0].text == "어"
 
 
+def test_a_written_um_with_no_time_and_no_sound_of_its_own_is_not_counted() -> None:
+    # The disfluent prompt now and then makes Whisper insert an "um" its alignment gives no
+    # time: no sound is under it, however sure the decoder was of the token.
+    for confidence in (0.6, 0.9):
+        words = (Word("I", 0, 300, 0.9), Word("um", 300, 300, confidence),
+                 Word("wrote", 300, 700, 0.9), Word("it.", 700, 900, 0.9))
+        assert not detect_fillers(Turn(words, "en", source="voice", hesitations=())).fillers
+        # A filler-like stretch beside it is its sound: one filler, at the stretch's times.
+        beside = Hesitation(320, 560, 0.8)
+        [filler] = detect_fillers(Turn(words, "en", source="voice", hesitations=(beside,))).fillers
+        assert (filler.text, filler.start_ms, filler.end_ms) == ("um", 320, 560)
+        # Without the audio's evidence the written word stands.
+        assert detect_fillers(Turn(words, "en", source="voice")).fillers[0].text == "um"
+    # An "uh" given time in running speech stays (it has sound, only no pause of its own).
+    timed_uh = (Word("And", 0, 200, 0.9), Word("uh,", 200, 380, 0.6), Word("I", 380, 500, 0.9))
+    assert [f.text for f in detect_fillers(Turn(timed_uh, "en", source="voice",
+                                                hesitations=())).fillers] == ["uh"]
+    # A lexical filler is a word, whose time may run into the next: not judged by its length.
+    lexical = (Word("So,", 0, 20, 0.9), Word("I", 20, 300, 0.9), Word("think", 300, 600, 0.9))
+    assert [f.kind for f in detect_fillers(Turn(lexical, "en", source="voice",
+                                                hesitations=())).fillers] == ["lexical"]
+
+
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
                                              (8, 0), (12, 0)])
 def test_filler_score_formula(rate: float, score: int) -> None:
