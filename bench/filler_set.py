@@ -342,22 +342,26 @@ async def candidates() -> list[tuple[Any, ...]]:
 
 
 def fit(rows: list[Any]) -> dict[str, Any]:
-    """Logistic regression (L2, gradient descent) on the training half's stretches."""
+    """Logistic regression (L2 on the weights, gradient descent) on the training half's
+    stretches: one set of weights, an intercept per language."""
     from feedback.acoustic import FEATURES
 
     train = [r for r in rows if r[3] == "train"]
     x = np.array([[r[0][f] for f in FEATURES] for r in train])
     y = np.array([1.0 if r[1] else 0.0 for r in train])
+    languages = sorted({r[4] for r in train})
+    one_hot = np.array([[1.0 if r[4] == lang else 0.0 for lang in languages] for r in train])
     means, scales = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - means) / scales
-    w, b = np.zeros(len(FEATURES)), 0.0
+    w, b = np.zeros(len(FEATURES)), np.zeros(len(languages))
     for _ in range(5000):
-        p = 1 / (1 + np.exp(-(z @ w + b)))
+        p = 1 / (1 + np.exp(-(z @ w + one_hot @ b)))
         w -= 0.1 * (z.T @ (p - y) / len(y) + 0.01 * w)
-        b -= 0.1 * float(np.mean(p - y))
+        b -= 0.1 * one_hot.T @ (p - y) / len(y)
     return {"means": [round(float(v), 3) for v in means],
             "scales": [round(float(v), 3) for v in scales],
-            "weights": [round(float(v), 3) for v in w], "bias": round(b, 3),
+            "weights": [round(float(v), 3) for v in w],
+            "bias": {lang: round(float(v), 3) for lang, v in zip(languages, b, strict=True)},
             "train_stretches": len(train), "train_fillers": int(y.sum())}
 
 
