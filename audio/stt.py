@@ -39,6 +39,11 @@ WINDOW_PADDING_S = 1.0
 RETRY_PADDING_S = 3.0
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
 TRAILING_WORD_MS = 300  # a word may start this long after the last voiced frame
+# Whisper's own mark of a failed decode (faster-whisper's `log_prob_threshold`): tokens
+# averaging a lower log-probability. With the disfluent prompt tiny.en now and then writes a
+# line of its own over real speech ("I'm going to go." for nine seconds of a licence read
+# aloud, at -1.5; the same audio reads right without the prompt, at -0.4).
+LOG_PROB_THRESHOLD = -1.0
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,9 @@ class WhisperSTT(STT):
         # A repetition loop, or nothing at all: once more without the prompt (on a short
         # utterance the prompt is what loops: "um um um um..."), then with more padding,
         # then in Whisper's own 30 s window, which is slower (~1 s on tiny) but does not
-        # loop on these. (Padding None: the full window.)
+        # loop on these. (Padding None: the full window.) A prompted decode Whisper itself
+        # would call failed is decoded once more without the prompt, and the likelier of
+        # the two is kept.
         attempts: list[tuple[str | None, float | None]] = [(prompt, WINDOW_PADDING_S),
                                                              (None, WINDOW_PADDING_S),
                                                              (None, RETRY_PADDING_S), (None, None)]
@@ -211,11 +218,17 @@ class WhisperSTT(STT):
             attempts[:2] = attempts[1::-1]
         if not self._short_window:
             attempts = [(p, None) for p, _ in attempts]
+        doubtful: tuple[list[Word], str | None, float] | None = None
         for with_prompt, padding_s in dict.fromkeys(attempts):
-            words, detected, clean = self._decode(model, audio, whisper_language, with_prompt,
-                                                  padding_s, offset_ms)
+            words, detected, clean, log_prob = self._decode(model, audio, whisper_language,
+                                                            with_prompt, padding_s, offset_ms)
+            if clean and with_prompt and log_prob < LOG_PROB_THRESHOLD and doubtful is None:
+                doubtful = (words, detected, log_prob)
+                continue
             if clean:
                 break
+        if doubtful is not None and (not clean or doubtful[2] > log_prob):
+            words, detected, _ = doubtful
         if speech_end_ms is not None:
             # Whisper pads with silence and sometimes "hears" a closing "Thank you." in it.
             words = [w for w in words if w.start_ms <= speech_end_ms + TRAILING_WORD_MS]
@@ -231,10 +244,11 @@ class WhisperSTT(STT):
         )
 
     def _decode(self, model: Any, audio: Int16Array, language: str | None, prompt: str | None,
-                padding_s: float | None, offset_ms: int) -> tuple[list[Word], str | None, bool]:
-        """Words, detected language, and whether the output was clean (no segment dropped
-        for looping, and some words). The encoder sees the audio plus `padding_s`, or
-        Whisper's whole 30 s window."""
+                padding_s: float | None, offset_ms: int
+                ) -> tuple[list[Word], str | None, bool, float]:
+        """Words, detected language, whether the output was clean (no segment dropped for
+        looping, and some words), and the kept tokens' mean log-probability. The encoder
+        sees the audio plus `padding_s`, or Whisper's whole 30 s window."""
         duration_s = len(audio) / PIPELINE_RATE
         model.window_frames = (FULL_WINDOW_FRAMES if padding_s is None
                                else window_frames(duration_s, padding_s))
@@ -246,11 +260,14 @@ class WhisperSTT(STT):
         )
         words: list[Word] = []
         looped = False
+        tokens, log_prob = 0, 0.0
         for segment in segments:  # the generator decodes as it is consumed: keep it here
             if segment.compression_ratio > MAX_COMPRESSION_RATIO or repeats_itself(
                     [w.word for w in segment.words or ()]):
                 looped = True
                 continue
+            tokens += len(segment.tokens)
+            log_prob += segment.avg_logprob * len(segment.tokens)
             for word in segment.words or ():
                 text = word.word.strip()
                 if text:
@@ -260,7 +277,8 @@ class WhisperSTT(STT):
         # A loop may also span segments ("I think the plan needs one more review." twice,
         # the second squeezed into the padding).
         looped = looped or repeats_itself([w.text for w in words])
-        return words, info.language, bool(words) and not looped
+        return (words, info.language, bool(words) and not looped,
+                log_prob / tokens if tokens else float("-inf"))
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -167,3 +167,25 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
         assert edit_distance(reference, words) <= len(reference) // 3, transcript.text
     assert len(paddings) > len(stops)  # some needed a retry...
     assert None not in paddings  # ... and none the 30 s window
+
+
+def test_a_prompted_decode_whisper_would_call_failed_is_done_again_without_it() -> None:
+    """On the licence read aloud the disfluent prompt leads tiny.en to write "I'm going to
+    go." over nine seconds (mean log-probability -1.5, under Whisper's own -1 for a failed
+    decode); without the prompt it reads the words (-0.4), and that is what is kept."""
+    stt = WhisperSTT({"en": models.whisper_tiny_en()},
+                     options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
+    prompts: list[str | None] = []
+    decode = stt._decode
+
+    def recording(*args: Any) -> Any:
+        prompts.append(args[3])
+        return decode(*args)
+
+    stt._decode = recording  # type: ignore[method-assign, assignment]
+    transcript = asyncio.run(stt.transcribe(load_wav("licence_en_16k.wav"), language="en"))
+    assert prompts == [FILLER_PROMPT["en"], None]
+    reference = units("subject to the following conditions. The above copyright notice and "
+                      "this permission notice shall be included in all copies or substantial "
+                      "portions of the Software.", "en")
+    assert edit_distance(reference, units(transcript.text, "en")) <= 3, transcript.text
