@@ -1,7 +1,8 @@
 """Feedback: how right the fillers are, and how fast the metrics and reports are.
 
 Prints JSON with filler recall and precision per language over the evaluation set
-(`bench/filler_set.py`, tests/data/fillers: train half, held-out half, all), p50/p95 of
+(`bench/filler_set.py`, tests/data/fillers: train half, held-out half, all), the filled
+pauses reported on recorded speech that has none (tests/fixtures), p50/p95 of
 `analyze_turn` on a realistic 6 s English and Korean voice turn, and the time to build (and
 render) the report of 300 such turns.
 
@@ -69,11 +70,12 @@ def main() -> None:
     if "--speed" not in sys.argv:
         import asyncio
 
-        from bench.filler_set import evaluate
+        from bench.filler_set import evaluate, on_real_speech
 
         fillers = asyncio.run(evaluate())
         fillers.pop("rows")
         result["fillers"] = fillers
+        result["real_speech_without_filled_pauses"] = asyncio.run(on_real_speech())
     print(json.dumps(result, indent=2))
 
 

@@ -258,15 +258,45 @@ def _stt(models_dir: Path | None = None) -> Any:
 
 async def detect(stt: Any, item: dict[str, Any], audio: np.ndarray) -> list[Any]:
     """What Parley reports as fillers for this utterance, exactly as the gateway does."""
+    return (await heard(stt, item["language"], audio))[1]
+
+
+async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[tuple[Any, ...], list[Any]]:
+    """The words Whisper wrote for one utterance, and the fillers reported from them and
+    the sound."""
     from feedback.acoustic import hesitations
     from feedback.fillers import detect_fillers
     from feedback.types import Turn, Word
 
-    transcript = await stt.transcribe(audio, language=item["language"])
+    transcript = await stt.transcribe(audio, language=language)
     words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
-    turn = Turn(words, item["language"], (), "voice",
-                hesitations=hesitations(audio, words, item["language"]))
-    return list(detect_fillers(turn).fillers)
+    turn = Turn(words, language, (), "voice",  # type: ignore[arg-type]
+                hesitations=hesitations(audio, words, language))
+    return words, list(detect_fillers(turn).fillers)
+
+
+# Recorded speech with no filled pause in it (tests/fixtures, sources in its SOURCES.md): the
+# set is synthetic, so these check what it cannot, that real speech gets no invented "um".
+REAL_WITHOUT_FILLED_PAUSES = ("jfk_16k.wav", "leopard_test_en_16k.wav", "licence_en_16k.wav")
+FIXTURES = DATA.parent.parent / "fixtures"
+
+
+async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
+    """The filled pauses (written or heard) Parley reports on each of those recordings,
+    which should be none, and how many words it heard there."""
+    import wave
+
+    stt = _stt(models_dir)
+    result: dict[str, Any] = {}
+    for name in REAL_WITHOUT_FILLED_PAUSES:
+        with wave.open(str(FIXTURES / name)) as clip:
+            audio = np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
+        words, found = await heard(stt, "en", audio)
+        result[name] = {"words": len(words),
+                        "filled_pauses": [(f.text, f.start_ms, f.end_ms, f.confidence)
+                                          for f in found if f.kind != "lexical"]}
+    await stt.aclose()
+    return result
 
 
 def score(item: dict[str, Any], found: list[Any]) -> dict[str, int]:
