@@ -277,7 +277,8 @@ async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[tuple[Any, 
 
 # Recorded speech with no filled pause in it (tests/fixtures, sources in its SOURCES.md): the
 # set is synthetic, so these check what it cannot, that real speech gets no invented "um".
-REAL_WITHOUT_FILLED_PAUSES = ("jfk_16k.wav", "leopard_test_en_16k.wav", "licence_en_16k.wav")
+REAL_WITHOUT_FILLED_PAUSES = {"jfk_16k.wav": "en", "leopard_test_en_16k.wav": "en",
+                              "licence_en_16k.wav": "en", "leopard_test_ko_16k.wav": "ko"}
 FIXTURES = DATA.parent.parent / "fixtures"
 
 
@@ -288,10 +289,10 @@ async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
 
     stt = _stt(models_dir)
     result: dict[str, Any] = {}
-    for name in REAL_WITHOUT_FILLED_PAUSES:
+    for name, language in REAL_WITHOUT_FILLED_PAUSES.items():
         with wave.open(str(FIXTURES / name)) as clip:
             audio = np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
-        words, found = await heard(stt, "en", audio)
+        words, found = await heard(stt, language, audio)
         result[name] = {"words": len(words),
                         "filled_pauses": [(f.text, f.start_ms, f.end_ms, f.confidence)
                                           for f in found if f.kind != "lexical"]}
