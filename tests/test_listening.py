@@ -135,6 +135,21 @@ def test_whisper_repetition_loops_are_recognised(text: str, loop: bool) -> None:
     assert repeats_itself(text.split()) is loop
 
 
+def recording_decodes() -> tuple[WhisperSTT, list[tuple[str | None, float | None]]]:
+    """tiny.en with the filler prompt, noting each decode's prompt and padding."""
+    stt = WhisperSTT({"en": models.whisper_tiny_en()},
+                     options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
+    decodes: list[tuple[str | None, float | None]] = []
+    decode = stt._decode
+
+    def recording(*args: Any) -> Any:
+        decodes.append((args[3], args[4]))
+        return decode(*args)
+
+    stt._decode = recording  # type: ignore[method-assign, assignment]
+    return stt, decodes
+
+
 def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
     """pace_02's answers loop or come back empty with the prompt and 1 s of padding ("We
     shipped it two weeks early." twice): each utterance still comes out once, in words, and
@@ -144,16 +159,7 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
     detector = TurnDetector(VADOptions(), 2, silero=True)
     stops = [e for f in audio[: len(audio) // 320 * 320].reshape(-1, 320)
              for e in detector.push(f) if isinstance(e, SpeechStopped)]
-    stt = WhisperSTT({"en": models.whisper_tiny_en()},
-                     options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
-    paddings: list[float | None] = []
-    decode = stt._decode
-
-    def recording(*args: Any) -> Any:
-        paddings.append(args[4])
-        return decode(*args)
-
-    stt._decode = recording  # type: ignore[method-assign, assignment]
+    stt, decodes = recording_decodes()
 
     async def transcripts() -> list[Transcript]:
         return [await stt.transcribe(s.audio, language="en", offset_ms=s.audio_start_ms,
@@ -165,6 +171,7 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
         assert not repeats_itself([w.text for w in transcript.words])
         reference, words = units(piece["text"], "en"), units(transcript.text, "en")
         assert edit_distance(reference, words) <= len(reference) // 3, transcript.text
+    paddings = [padding for _, padding in decodes]
     assert len(paddings) > len(stops)  # some needed a retry...
     assert None not in paddings  # ... and none the 30 s window
 
@@ -173,18 +180,9 @@ def test_a_prompted_decode_whisper_would_call_failed_is_done_again_without_it() 
     """On the licence read aloud the disfluent prompt leads tiny.en to write "I'm going to
     go." over nine seconds (mean log-probability -1.5, under Whisper's own -1 for a failed
     decode); without the prompt it reads the words (-0.4), and that is what is kept."""
-    stt = WhisperSTT({"en": models.whisper_tiny_en()},
-                     options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
-    prompts: list[str | None] = []
-    decode = stt._decode
-
-    def recording(*args: Any) -> Any:
-        prompts.append(args[3])
-        return decode(*args)
-
-    stt._decode = recording  # type: ignore[method-assign, assignment]
+    stt, decodes = recording_decodes()
     transcript = asyncio.run(stt.transcribe(load_wav("licence_en_16k.wav"), language="en"))
-    assert prompts == [FILLER_PROMPT["en"], None]
+    assert [prompt for prompt, _ in decodes] == [FILLER_PROMPT["en"], None]
     reference = units("subject to the following conditions. The above copyright notice and "
                       "this permission notice shall be included in all copies or substantial "
                       "portions of the Software.", "en")
