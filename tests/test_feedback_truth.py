@@ -109,10 +109,10 @@ def real_speech(models_dir: Any) -> dict[str, Any]:
 def test_real_speech_without_filled_pauses_gets_none(real_speech: dict[str, Any],
                                                      clip: str) -> None:
     """Recorded speech with no "um"/"음" in it, through the gateway's recogniser (the
-    disfluent prompt on, for English) and the acoustic evidence: no filled pause. JFK's "And" stands alone before a
-    pause under a first word Whisper starts at 0 s (it read as a dropped "um", p 0.78); on
-    the licence read aloud the prompt made tiny.en write "I'm going to go." over nine seconds,
-    whose unclaimed sound then read as an "um"."""
+    disfluent prompt on, for English) and the acoustic evidence: no filled pause. JFK's
+    "And" stands alone before a pause under a first word Whisper starts at 0 s (it read as a
+    dropped "um", p 0.78); on the licence read aloud the prompt made tiny.en write "I'm going
+    to go." over nine seconds, whose unclaimed sound then read as an "um"."""
     assert real_speech[clip]["words"] >= 7, real_speech[clip]  # leopard_test_ko: 7 어절
     assert real_speech[clip]["filled_pauses"] == [], real_speech[clip]
 
