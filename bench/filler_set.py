@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.clips import fan_noise, room_tone
+from bench.clips import load as load_clip
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "fillers"
 RATE = 16_000
@@ -261,9 +262,9 @@ async def detect(stt: Any, item: dict[str, Any], audio: np.ndarray) -> list[Any]
     return (await heard(stt, item["language"], audio))[1]
 
 
-async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[tuple[Any, ...], list[Any]]:
-    """The words Whisper wrote for one utterance, and the fillers reported from them and
-    the sound."""
+async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[Any, list[Any]]:
+    """The turn Parley makes of one utterance (Whisper's words and the stretches of voice
+    none of them claims), and the fillers it reports from it."""
     from feedback.acoustic import hesitations
     from feedback.fillers import detect_fillers
     from feedback.types import Turn, Word
@@ -272,28 +273,23 @@ async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[tuple[Any, 
     words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
     turn = Turn(words, language, (), "voice",  # type: ignore[arg-type]
                 hesitations=hesitations(audio, words, language))
-    return words, list(detect_fillers(turn).fillers)
+    return turn, list(detect_fillers(turn).fillers)
 
 
 # Recorded speech with no filled pause in it (tests/fixtures, sources in its SOURCES.md): the
 # set is synthetic, so these check what it cannot, that real speech gets no invented "um".
 REAL_WITHOUT_FILLED_PAUSES = {"jfk_16k.wav": "en", "leopard_test_en_16k.wav": "en",
                               "licence_en_16k.wav": "en", "leopard_test_ko_16k.wav": "ko"}
-FIXTURES = DATA.parent.parent / "fixtures"
 
 
 async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
     """The filled pauses (written or heard) Parley reports on each of those recordings,
     which should be none, and how many words it heard there."""
-    import wave
-
     stt = _stt(models_dir)
     result: dict[str, Any] = {}
     for name, language in REAL_WITHOUT_FILLED_PAUSES.items():
-        with wave.open(str(FIXTURES / name)) as clip:
-            audio = np.frombuffer(clip.readframes(clip.getnframes()), np.int16)
-        words, found = await heard(stt, language, audio)
-        result[name] = {"words": len(words),
+        turn, found = await heard(stt, language, load_clip(name))
+        result[name] = {"words": len(turn.words),
                         "filled_pauses": [(f.text, f.start_ms, f.end_ms, f.confidence)
                                           for f in found if f.kind != "lexical"]}
     await stt.aclose()
@@ -349,16 +345,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def candidates() -> list[tuple[Any, ...]]:
     """Every unclaimed stretch in the set, labelled: (features, is a filler, what it is)."""
-    from feedback.acoustic import hesitations
-    from feedback.types import Word
-
     stt = _stt()
     out = []
     for item in load_set():
-        audio = load_audio(item)
-        transcript = await stt.transcribe(audio, language=item["language"])
-        words = [Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words]
-        for h in hesitations(audio, words, item["language"]):
+        turn, _ = await heard(stt, item["language"], load_audio(item))
+        for h in turn.hesitations:
             what = "noise"
             for piece in item["pieces"]:
                 if h.start_ms < piece["end_ms"] and h.end_ms > piece["start_ms"]:
