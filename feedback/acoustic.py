@@ -224,8 +224,9 @@ def features(sound: Sound, start: int, end: int) -> dict[str, float]:
 
 
 def probability(values: dict[str, float], language: str) -> float:
-    z = BIAS["en" if language == "en" else "ko"] + sum(w * (values[name] - m) / s for name, w, m, s in
-                   zip(FEATURES, WEIGHTS, MEANS, SCALES, strict=True))
+    z = BIAS["en" if language == "en" else "ko"] + sum(
+        w * (values[name] - m) / s
+        for name, w, m, s in zip(FEATURES, WEIGHTS, MEANS, SCALES, strict=True))
     return float(1 / (1 + np.exp(-z)))
 
 
