@@ -50,6 +50,15 @@ def test_the_set_is_what_its_labels_say() -> None:
     # The held-out half's voices are ones the model was never fitted on.
     halves = {split: {i["voice"] for i in items if i["split"] == split} for split in ("train", "test")}
     assert not halves["train"] & halves["test"]
+    # Both halves have filled pauses drawn out as people draw them out (400-800 ms), not
+    # only the TTS's short ones.
+    for split in ("train", "test"):
+        for language in ("en", "ko"):
+            drawn = [p["end_ms"] - p["start_ms"] for i in items
+                     if (i["split"], i["language"]) == (split, language)
+                     and int(i["file"].split("_")[1].split(".")[0]) >= filler_set.DRAWN_OUT_FROM
+                     for p in i["pieces"] if p["kind"] == "filler"]
+            assert len(drawn) >= 20 and 400 <= np.median(drawn) <= 800, (split, language, drawn)
     for item in items[:6]:
         audio = filler_set.load_audio(item)
         last = max(p["end_ms"] for p in item["pieces"])
