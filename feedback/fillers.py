@@ -154,7 +154,7 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     # Pair each written filled pause with the nearest stretch, closest pairs first.
     pairs = sorted((_gap(f, h), i, j) for i, f in enumerate(written) for j, h in enumerate(stretches)
                    if f.kind == "filled_pause" and f.start_ms is not None
-                   and _gap(f, h) < SAME_FILLER_MS)
+                   and (_gap(f, h) < SAME_FILLER_MS or _in_its_place(h, f, turn)))
     paired: dict[int, int] = {}
     for _, i, j in pairs:
         if i not in paired and j not in paired.values():
@@ -162,19 +162,36 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     kept: list[Filler] = []
     for i, filler in enumerate(written):
         h = stretches[paired[i]] if i in paired else None
-        if h is not None and h.probability >= CONFIDENT:
-            kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms,
-                                confidence=max(filler.confidence, h.probability)))
-        elif h is None and filler.kind == "filled_pause" and _soundless(filler):
+        if h is not None:
+            # The stretch is this filler's sound: it decides, unless it clearly is not a
+            # filled pause and the recogniser was unsure. A token the alignment gave no time
+            # takes the stretch's.
+            if h.probability >= CONFIDENT:
+                kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms,
+                                    confidence=max(filler.confidence, h.probability)))
+            elif h.probability >= NOT_A_FILLER or filler.confidence >= WRITTEN_SURE:
+                kept.append(replace(filler, start_ms=h.start_ms, end_ms=h.end_ms)
+                            if _soundless(filler) else filler)
+        elif filler.kind == "filled_pause" and _soundless(filler):
             continue
-        elif filler.confidence >= WRITTEN_SURE or (
-                (h is None or h.probability >= NOT_A_FILLER)
-                and (filler.confidence >= UNSURE or _heard_clearly_around(turn, filler))):
+        elif filler.confidence >= UNSURE or _heard_clearly_around(turn, filler):
             kept.append(filler)
     return kept + [Filler(ACOUSTIC_TEXT[turn.language], "acoustic", None, h.start_ms, h.end_ms,
                           h.probability)
                    for j, h in enumerate(stretches)
                    if j not in paired.values() and h.probability >= CONFIDENT]
+
+
+def _in_its_place(stretch: Hesitation, filler: Filler, turn: Turn) -> bool:
+    """Whether `stretch` lies between the words written before and after `filler`: where
+    its sound must be, however far the alignment put it (on recorded speech Whisper timed
+    a written "um," 430 ms after the end of the only voice between its neighbours)."""
+    if filler.word_index is None:
+        return False
+    before = [w.end_ms for w in turn.words[:filler.word_index] if w.end_ms is not None]
+    after = [w.start_ms for w in turn.words[filler.word_index + 1:] if w.start_ms is not None]
+    return ((not before or stretch.start_ms >= before[-1])
+            and (not after or stretch.end_ms <= after[0]))
 
 
 def _soundless(filler: Filler) -> bool:

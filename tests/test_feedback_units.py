@@ -108,6 +108,14 @@ def test_an_unsure_um_among_words_the_recogniser_was_guessing_at_is_not_counted(
     assert (filler.text, filler.confidence) == ("어", 0.3)
     # Without the audio's evidence the written words stand as they are.
     assert detect_fillers(Turn(guessed, "ko", source="voice")).fillers[0].text == "어"
+    # With a stretch of voice of its own that does not clearly sound like something else
+    # (a drawn-out "어..." reads 0.2-0.5: longer and less steady than most of what the model
+    # learnt), the written "어" is that stretch's filler, however unsure the words around it.
+    own = Hesitation(820, 1500, 0.3)
+    [filler] = detect_fillers(Turn(guessed, "ko", source="voice", hesitations=(own,))).fillers
+    assert (filler.text, filler.start_ms) == ("어", 800)
+    unlike = Hesitation(820, 1500, 0.1)
+    assert not detect_fillers(Turn(guessed, "ko", source="voice", hesitations=(unlike,))).fillers
 
 
 def test_a_written_um_with_no_time_and_no_sound_of_its_own_is_not_counted() -> None:
@@ -131,6 +139,24 @@ def test_a_written_um_with_no_time_and_no_sound_of_its_own_is_not_counted() -> N
     lexical = (Word("So,", 0, 20, 0.9), Word("I", 20, 300, 0.9), Word("think", 300, 600, 0.9))
     assert [f.kind for f in detect_fillers(Turn(lexical, "en", source="voice",
                                                 hesitations=())).fillers] == ["lexical"]
+
+
+def test_a_written_um_timed_far_from_its_sound_is_the_stretch_between_its_neighbours() -> None:
+    # Recorded speech (the CrisperWhisper clip, docs/feedback.md): Whisper wrote "um," but
+    # timed it 20 ms long, 430 ms after the end of the only voice between "delicious," and
+    # "or", and was unsure of the token (0.08) though sure of the words around it. The
+    # stretch reads 0.32: a drawn-out, gliding "um" is unlike most of what the model learnt.
+    words = (Word("taste", 6040, 7920, 1.0), Word("delicious,", 7920, 9620, 0.79),
+             Word("um,", 11780, 11800, 0.08), Word("or", 11880, 12200, 0.7),
+             Word("not", 12200, 12400, 0.73), Word("at", 12400, 12560, 0.96))
+    um = Hesitation(10610, 11350, 0.32)
+    [filler] = detect_fillers(Turn(words, "en", source="voice", hesitations=(um,))).fillers
+    assert (filler.text, filler.start_ms, filler.end_ms) == ("um", 10610, 11350)
+    # A stretch with a written word between it and the "um" is not its place: the token
+    # has no sound of its own there, and is not counted.
+    elsewhere = Hesitation(7920, 8600, 0.32)
+    assert not detect_fillers(Turn(words, "en", source="voice",
+                                   hesitations=(elsewhere,))).fillers
 
 
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
