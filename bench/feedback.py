@@ -6,7 +6,7 @@ pauses reported on recorded speech that has none (tests/fixtures), p50/p95 of
 `analyze_turn` on a realistic 6 s English and Korean voice turn, and the time to build (and
 render) the report of 300 such turns.
 
-    python bench/feedback.py            # everything (the filler set takes about a minute)
+    python bench/feedback.py            # everything (the filler set takes a few minutes)
     python bench/feedback.py --speed    # only the speed figures
 """
 

@@ -5,7 +5,8 @@
 - pace and pauses over `bench/pace_truth.py`'s answers (tests/data/pace/), whose phrase and
   pause times are known by construction.
 
-The floors are what this code reaches (README), a little below, not the issue's targets
+The floors are what this code reaches (README), a little below the lowest figure measured
+on different CPUs (Whisper's words depend on the CPU's kernels), not the issue's targets
 where it does not yet meet them (fillers 0.9/0.9; pace within 5 % on every answer)."""
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from bench import filler_set, pace_truth
 from feedback.acoustic import hesitations
 from feedback.types import Word
 
-FLOORS = {"en": (0.91, 0.88), "ko": (0.91, 0.86)}  # held-out recall, precision
-# measured: en 0.939 / 0.907 (114 fillers), ko 0.942 / 0.890 (86)
+FLOORS = {"en": (0.91, 0.85), "ko": (0.85, 0.82)}  # held-out recall, precision
+# Measured (148 English fillers, 111 Korean), with CTranslate2's two CPU kernel paths (oneDNN,
+# its default on AMD; Intel MKL, its default on Intel CPUs), whose Whisper words differ:
+# en 0.953 / 0.922 and 0.953 / 0.898, ko 0.901 / 0.870 and 0.901 / 0.926. Earlier figures
+# varied as much between an Intel and an AMD machine (Korean precision 0.890 vs 0.842), so
+# the floors sit ~0.05 under the lowest.
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +125,7 @@ def test_real_speech_without_filled_pauses_gets_none(real_speech: dict[str, Any]
     """Recorded speech with no "um"/"음" in it, through the gateway's recogniser (the
     disfluent prompt on, for English) and the acoustic evidence: no filled pause. JFK's
     "And" stands alone before a pause under a first word Whisper starts at 0 s (it read as a
-    dropped "um", p 0.78); on the licence read aloud the prompt made tiny.en write "I'm going
+    dropped "um", p 0.80); on the licence read aloud the prompt made tiny.en write "I'm going
     to go." over nine seconds, whose unclaimed sound then read as an "um"."""
     assert real_speech[clip]["words"] >= 7, real_speech[clip]  # leopard_test_ko: 7 어절
     assert real_speech[clip]["filled_pauses"] == [], real_speech[clip]
