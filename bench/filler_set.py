@@ -12,10 +12,11 @@ are not fillers (laughter, a breath, a cough, a word cut off after its first syl
 hummed tune). Voices: Piper en_US-joe-medium at three speaking rates, espeak-ng English
 and Korean with several variants, rates and pitches. The last 32 utterances of each
 language draw their filled pauses out (400-800 ms, "uhm" gliding into the nasal): the
-TTS's own are 140-420 ms and steady, a person's often longer and moving. A filled pause is scaled to 0-6 dB
-under the loudness of the phrase it precedes and a laugh to within 3 dB of it (said on
-their own, TTS fillers come out as loud as a sentence's peak, and a model fitted on that
-learns "louder than the words = filler", which a person's "um" is not). Each utterance is
+TTS's own are 140-420 ms and steady, a person's often longer and moving. A filled pause
+is scaled to 0-6 dB under the loudness of the phrase it precedes and a laugh to within
+3 dB of it (said on their own, TTS fillers come out as loud as a sentence's peak, and a
+model fitted on that learns "louder than the words = filler", which a person's "um" is
+not). Each utterance is
 mixed with real room tone (bench/clips.py) or fan noise at 15 dB SNR, or left quiet. The
 synthetic pieces are made once and kept as Ogg Opus with `labels.json`, so the set is data:
 the numbers the tests assert do not move with Piper's randomness (`build` only adds the
@@ -114,10 +115,11 @@ def _voices(language: str) -> list[tuple[str, Any]]:
 def _drawn_out(tts: Any, rng: np.random.Generator) -> Any:
     """The same voice, speaking a filled pause the way a person draws one out: Piper at
     2-3 times its length, espeak-ng at 65-100 words a minute and up to 15 lower in pitch."""
+    from audio import models
     from audio.tts import EspeakTTS, PiperTTS
 
-    if isinstance(tts, PiperTTS):
-        return PiperTTS(tts._voice_files, length_scale=float(rng.uniform(2.0, 3.0)))
+    if isinstance(tts, PiperTTS):  # the set's one Piper voice
+        return PiperTTS(models.piper_joe(), length_scale=float(rng.uniform(2.0, 3.0)))
     return EspeakTTS(tts.voice, int(rng.integers(65, 101)),
                      pitch=max(0, tts.pitch - int(rng.integers(0, 16))))
 

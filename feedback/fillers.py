@@ -145,10 +145,10 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     (on recorded speech the alignment puts a filler far from its sound), is that stretch:
     one filler, at the stretch's times if the stretch sounds like one; it is dropped only
     when that stretch clearly does not (a laugh Whisper, prompted to keep fillers, wrote as
-    "um") and the recogniser was unsure of it. A written "uh" inside
-    running speech has no stretch of its own and stays, unless the recogniser was unsure of it
-    and of the words around it too (it was guessing, as at a voice it cannot follow), or its
-    alignment gave it no time (a token with no sound under it). A filler-like stretch no word
+    "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
+    stretch of its own and stays, unless the recogniser was unsure of it and of the words
+    around it too (it was guessing, as at a voice it cannot follow), or its alignment gave
+    it no time (a token with no sound under it). A filler-like stretch no word
     claims is a filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
