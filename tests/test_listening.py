@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from audio import models
+from audio import stt as stt_module
 from audio.stt import FILLER_PROMPT, STTOptions, Transcript, WhisperSTT, Word, repeats_itself
 from audio.vad import SpeechStopped, TurnDetector, VADOptions
 from bench import pace_truth
@@ -66,7 +67,8 @@ async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool,
 def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhisper) -> None:
     """piper_en_all is one 17 s answer of three sentences with short pauses: the last
     transcription decodes only what follows the last finished sentence, and the words are
-    as right as decoding the whole answer at once."""
+    as right as decoding the whole answer at once, within two of its 52 (which two differ
+    between CPUs: CTranslate2's kernels are Intel MKL's on Intel, oneDNN's elsewhere)."""
     reference = units(REFERENCES["piper_en_all.wav"], "en")
     whisper.seconds.clear()
     [by_sentence] = asyncio.run(_heard(whisper, "piper_en_all.wav", True))
@@ -78,7 +80,7 @@ def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhi
     assert [w.start_ms for w in by_sentence.words] == sorted(w.start_ms for w in by_sentence.words)
     on = edit_distance(reference, units(by_sentence.text, "en"))
     off = edit_distance(reference, units(whole.text, "en"))
-    assert on <= off
+    assert on <= off + 2, (by_sentence.text, whole.text)
 
 
 def test_a_long_answer_with_short_pauses_between_sentences_is_one_turn(
@@ -135,16 +137,18 @@ def test_whisper_repetition_loops_are_recognised(text: str, loop: bool) -> None:
     assert repeats_itself(text.split()) is loop
 
 
-def recording_decodes() -> tuple[WhisperSTT, list[tuple[str | None, float | None]]]:
-    """tiny.en with the filler prompt, noting each decode's prompt and padding."""
+def recording_decodes() -> tuple[WhisperSTT, list[tuple[str | None, float | None, Any]]]:
+    """tiny.en with the filler prompt, noting each decode's prompt, padding and result
+    (words, language, clean, mean log-probability)."""
     stt = WhisperSTT({"en": models.whisper_tiny_en()},
                      options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60))
-    decodes: list[tuple[str | None, float | None]] = []
+    decodes: list[tuple[str | None, float | None, Any]] = []
     decode = stt._decode
 
     def recording(*args: Any) -> Any:
-        decodes.append((args[3], args[4]))
-        return decode(*args)
+        result = decode(*args)
+        decodes.append((args[3], args[4], result))
+        return result
 
     stt._decode = recording  # type: ignore[method-assign, assignment]
     return stt, decodes
@@ -171,19 +175,34 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
         assert not repeats_itself([w.text for w in transcript.words])
         reference, words = units(piece["text"], "en"), units(transcript.text, "en")
         assert edit_distance(reference, words) <= len(reference) // 3, transcript.text
-    paddings = [padding for _, padding in decodes]
+    paddings = [padding for _, padding, _ in decodes]
     assert len(paddings) > len(stops)  # some needed a retry...
     assert None not in paddings  # ... and none the 30 s window
 
 
-def test_a_prompted_decode_whisper_would_call_failed_is_done_again_without_it() -> None:
-    """On the licence read aloud the disfluent prompt leads tiny.en to write "I'm going to
-    go." over nine seconds (mean log-probability -1.5, under Whisper's own -1 for a failed
-    decode); without the prompt it reads the words (-0.4), and that is what is kept."""
-    stt, decodes = recording_decodes()
-    transcript = asyncio.run(stt.transcribe(load_wav("licence_en_16k.wav"), language="en"))
-    assert [prompt for prompt, _ in decodes] == [FILLER_PROMPT["en"], None]
+def test_a_prompted_decode_whisper_would_call_failed_is_done_again_without_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the licence read aloud the disfluent prompt led tiny.en to write "I'm going to go."
+    over nine seconds (mean log-probability -1.5, under Whisper's own -1 for a failed
+    decode); without the prompt it reads the words (-0.4), and that is what is kept. That
+    was with Intel MKL's kernels; with oneDNN's (CTranslate2's default off Intel) the
+    prompted decode reads the words at once. So the words are checked on the clip, and the
+    second decode wherever the first falls under the threshold: here, by raising it."""
     reference = units("subject to the following conditions. The above copyright notice and "
                       "this permission notice shall be included in all copies or substantial "
                       "portions of the Software.", "en")
+    stt, decodes = recording_decodes()
+    transcript = asyncio.run(stt.transcribe(load_wav("licence_en_16k.wav"), language="en"))
     assert edit_distance(reference, units(transcript.text, "en")) <= 3, transcript.text
+    prompted = decodes[0][2][3]
+    assert decodes[0][0] == FILLER_PROMPT["en"]
+    assert [prompt for prompt, _, _ in decodes] == (
+        [FILLER_PROMPT["en"], None] if prompted < stt_module.LOG_PROB_THRESHOLD
+        else [FILLER_PROMPT["en"]])
+
+    monkeypatch.setattr(stt_module, "LOG_PROB_THRESHOLD", prompted + 0.01)
+    decodes.clear()
+    transcript = asyncio.run(stt.transcribe(load_wav("licence_en_16k.wav"), language="en"))
+    assert [prompt for prompt, _, _ in decodes] == [FILLER_PROMPT["en"], None]
+    likelier = max(decodes, key=lambda decode: decode[2][3])[2][0]
+    assert transcript.text == " ".join(w.text for w in likelier)
