@@ -178,10 +178,12 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
             continue
         elif filler.confidence >= UNSURE or _heard_clearly_around(turn, filler):
             kept.append(filler)
+    # A filler-like stretch under a written filled pause kept at its own times is that pause.
     return kept + [Filler(ACOUSTIC_TEXT[turn.language], "acoustic", None, h.start_ms, h.end_ms,
                           h.probability)
                    for j, h in enumerate(stretches)
-                   if j not in paired.values() and h.probability >= CONFIDENT]
+                   if j not in paired.values() and h.probability >= CONFIDENT
+                   and not any(f.kind == "filled_pause" and _gap(f, h) == 0 for f in kept)]
 
 
 def _in_its_place(stretch: Hesitation, filler: Filler, turn: Turn) -> bool:

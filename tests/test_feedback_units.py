@@ -159,6 +159,21 @@ def test_a_written_um_timed_far_from_its_sound_is_the_stretch_between_its_neighb
                                    hesitations=(elsewhere,))).fillers
 
 
+def test_a_filled_pause_split_into_two_stretches_counts_once() -> None:
+    # A drawn-out "음..." whose level dips in the middle is two stretches: the written "음,"
+    # pairs with one (not filler-like enough to move it) and keeps its own times; the other,
+    # under it, is the same pause, not a second one the recogniser missed.
+    words = (Word("예산이", 0, 400, 0.9), Word("음,", 500, 900, 0.9),
+             Word("줄었습니다", 1000, 1500, 0.9))
+    first, second = Hesitation(450, 600, 0.3), Hesitation(700, 950, 0.8)
+    found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(first, second))).fillers
+    assert [(f.text, f.start_ms) for f in found] == [("음", 500)]
+    # Apart from any written one, it is a filler of its own.
+    apart = Hesitation(1600, 1900, 0.8)
+    found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(first, apart))).fillers
+    assert [(f.kind, f.start_ms) for f in found] == [("filled_pause", 500), ("acoustic", 1600)]
+
+
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
                                              (8, 0), (12, 0)])
 def test_filler_score_formula(rate: float, score: int) -> None:
