@@ -154,9 +154,12 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
         return written
     stretches = list(turn.hesitations)
     # Pair each written filled pause with the nearest stretch, closest pairs first.
-    pairs = sorted((_gap(f, h), i, j) for i, f in enumerate(written) for j, h in enumerate(stretches)
-                   if f.kind == "filled_pause" and f.start_ms is not None
-                   and (_gap(f, h) < SAME_FILLER_MS or _in_its_place(h, f, turn)))
+    places = {i: _place(f, turn) for i, f in enumerate(written)
+              if f.kind == "filled_pause" and f.start_ms is not None}
+    pairs = sorted((_gap(written[i], h), i, j) for i, (earliest, latest) in places.items()
+                   for j, h in enumerate(stretches)
+                   if _gap(written[i], h) < SAME_FILLER_MS
+                   or (earliest <= h.start_ms and h.end_ms <= latest))
     paired: dict[int, int] = {}
     for _, i, j in pairs:
         if i not in paired and j not in paired.values():
@@ -186,16 +189,17 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
                    and not any(f.kind == "filled_pause" and _gap(f, h) == 0 for f in kept)]
 
 
-def _in_its_place(stretch: Hesitation, filler: Filler, turn: Turn) -> bool:
-    """Whether `stretch` lies between the words written before and after `filler`: where
-    its sound must be, however far the alignment put it (on recorded speech Whisper timed
-    a written "um," 430 ms after the end of the only voice between its neighbours)."""
-    if filler.word_index is None:
-        return False
-    before = [w.end_ms for w in turn.words[:filler.word_index] if w.end_ms is not None]
-    after = [w.start_ms for w in turn.words[filler.word_index + 1:] if w.start_ms is not None]
-    return ((not before or stretch.start_ms >= before[-1])
-            and (not after or stretch.end_ms <= after[0]))
+def _place(filler: Filler, turn: Turn) -> tuple[float, float]:
+    """Where a written filler's sound must be, however far the alignment put it: between
+    the end of the word written before it and the start of the word written after it (on
+    recorded speech Whisper timed a written "um," 430 ms after the end of the only voice
+    between its neighbours)."""
+    i = filler.word_index
+    if i is None:
+        return (float("inf"), float("-inf"))  # nowhere: it has no neighbours to go by
+    before = [w.end_ms for w in turn.words[:i] if w.end_ms is not None]
+    after = [w.start_ms for w in turn.words[i + 1:] if w.start_ms is not None]
+    return (before[-1] if before else float("-inf"), after[0] if after else float("inf"))
 
 
 def _soundless(filler: Filler) -> bool:
