@@ -16,11 +16,10 @@ TTS's own are 140-420 ms and steady, a person's often longer and moving. A fille
 is scaled to 0-6 dB under the loudness of the phrase it precedes and a laugh to within
 3 dB of it (said on their own, TTS fillers come out as loud as a sentence's peak, and a
 model fitted on that learns "louder than the words = filler", which a person's "um" is
-not). Each utterance is
-mixed with real room tone (bench/clips.py) or fan noise at 15 dB SNR, or left quiet. The
-synthetic pieces are made once and kept as Ogg Opus with `labels.json`, so the set is data:
-the numbers the tests assert do not move with Piper's randomness (`build` only adds the
-utterances the set lacks).
+not). Each utterance is mixed with real room tone (bench/clips.py) or fan noise at 15 dB
+SNR, or left quiet. The synthetic pieces are made once and kept as Ogg Opus with
+`labels.json`, so the set is data: the numbers the tests assert do not move with Piper's
+randomness (`build` only adds the utterances the set lacks).
 
 Even-numbered utterances are the training half (the acoustic model is fitted on their
 unclaimed stretches), odd-numbered ones the held-out half the tests check. Voices cycle

@@ -148,8 +148,8 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
     stretch of its own and stays, unless the recogniser was unsure of it and of the words
     around it too (it was guessing, as at a voice it cannot follow), or its alignment gave
-    it no time (a token with no sound under it). A filler-like stretch no word
-    claims is a filled pause the recogniser did not write."""
+    it no time (a token with no sound under it). A filler-like stretch no word claims is a
+    filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
