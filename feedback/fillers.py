@@ -148,8 +148,10 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
     stretch of its own and stays, unless the recogniser was unsure of it and of the words
     around it too (it was guessing, as at a voice it cannot follow), or its alignment gave
-    it no time (a token with no sound under it). A filler-like stretch no word claims is a
-    filled pause the recogniser did not write."""
+    it no time (a token with no sound under it). Two written fillers never share one
+    stretch (Whisper writes one hum as "음... 음..."), and a written "저"/"그", which are
+    words too, counts only with a stretch of its own. A filler-like stretch no word claims
+    is a filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
@@ -164,9 +166,14 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     for _, i, j in pairs:
         if i not in paired and j not in paired.values():
             paired[i] = j
+    heard = set(paired.values())
     kept: list[Filler] = []
     for i, filler in enumerate(written):
         h = stretches[paired[i]] if i in paired else None
+        if h is None and any(j in heard for _, k, j in pairs if k == i):
+            continue  # one sound Whisper wrote twice ("음... 음..." over one hum): counted once
+        if h is None and _also_a_word(filler):
+            continue
         if h is not None:
             # The stretch is this filler's sound: it decides, unless it clearly is not a
             # filled pause and the recogniser was unsure. A token the alignment gave no time
@@ -200,6 +207,13 @@ def _place(filler: Filler, turn: Turn) -> tuple[float, float]:
     before = [w.end_ms for w in turn.words[:i] if w.end_ms is not None]
     after = [w.start_ms for w in turn.words[i + 1:] if w.start_ms is not None]
     return (before[-1] if before else float("-inf"), after[0] if after else float("inf"))
+
+
+def _also_a_word(filler: Filler) -> bool:
+    """Whether a written filled pause is also a word ("저" I, "그" that): a filler only when
+    drawn out, and drawn out is what gives it a stretch of voice of its own. Whisper, guessing
+    at speech it cannot follow, writes "저," in running speech over and over."""
+    return filler.kind == "filled_pause" and filler.text in KO_TRAILING_FILLERS
 
 
 def _soundless(filler: Filler) -> bool:

@@ -174,6 +174,46 @@ def test_a_filled_pause_split_into_two_stretches_counts_once() -> None:
     assert [(f.kind, f.start_ms) for f in found] == [("filled_pause", 500), ("acoustic", 1600)]
 
 
+def test_one_sound_written_as_two_fillers_counts_once() -> None:
+    # Whisper on a hummed tune (evaluation set, ko_83): "음... 음..." over one stretch of
+    # voice that is clearly no filled pause. The first pairs with it and is dropped; the
+    # second has no stretch left, but it is the same sound, not a filler in running speech.
+    words = (Word("슬플린아", 2840, 3300, 0.51), Word("음...", 4580, 5260, 0.46),
+             Word("음...", 5260, 5600, 0.48), Word("도깨끗이,", 5600, 6220, 0.42))
+    hum = Hesitation(4360, 5240, 0.08)
+    assert not detect_fillers(Turn(words, "ko", source="voice", hesitations=(hum,))).fillers
+    # Where the one sound is a filled pause, it is one filler, not two.
+    um = Hesitation(4360, 5240, 0.9)
+    found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(um,))).fillers
+    assert [(f.text, f.start_ms) for f in found] == [("음", 4360)]
+    # Two written fillers, each with a stretch of its own, are two.
+    second = Hesitation(5300, 5600, 0.9)
+    found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(um, second))).fillers
+    assert [(f.text, f.start_ms) for f in found] == [("음", 4360), ("음", 5300)]
+
+
+def test_a_written_jeo_or_geu_is_a_filler_only_with_a_stretch_of_its_own() -> None:
+    # "저" (I) and "그" (that) are words; drawn out ("저...") they are filled pauses, and the
+    # drawn-out syllable is a stretch of voice of its own. Whisper guessing at a voice it
+    # cannot follow writes "저," in running speech (evaluation set, ko_79), even surely.
+    words = (Word("예산이", 9040, 9880, 0.64), Word("저,", 9880, 10080, 0.14),
+             Word("난우고,", 10220, 10620, 0.27), Word("저,", 10700, 10820, 0.62),
+             Word("고습린아", 10920, 11840, 0.77))
+    assert not detect_fillers(Turn(words, "ko", source="voice", hesitations=())).fillers
+    # With a stretch of its own that does not clearly sound like something else, it is one.
+    drawn = Hesitation(10690, 11100, 0.4)
+    found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(drawn,))).fillers
+    assert [(f.text, f.start_ms) for f in found] == [("저", 10700)]
+    # "어" is no word: written in running speech by a recogniser sure of it, it stays.
+    sure_eo = tuple(Word("어," if w.start_ms == 10700 else w.text, w.start_ms, w.end_ms,
+                         w.probability) for w in words)
+    found = detect_fillers(Turn(sure_eo, "ko", source="voice", hesitations=())).fillers
+    assert [f.text for f in found] == ["어"]
+    # Without the audio's evidence the written words stand as they are.
+    assert [f.text for f in detect_fillers(Turn(words, "ko", source="voice")).fillers] == [
+        "저", "저"]
+
+
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
                                              (8, 0), (12, 0)])
 def test_filler_score_formula(rate: float, score: int) -> None:
