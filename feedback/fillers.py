@@ -15,7 +15,7 @@ from feedback.types import Hesitation, Span, Turn, normalize
 
 FILLED_PAUSES = {
     "en": {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm", "hm"},
-    "ko": {"음", "어", "아", "에", "으음", "어어"},
+    "ko": {"음", "어", "아", "에", "으", "으음", "어어"},
 }
 KO_TRAILING_FILLERS = {"저", "그"}  # fillers only when drawn out: "저…", "그..."
 KO_LEXICAL = {"뭐", "막", "이제", "그냥", "그러니까", "그니까", "근데", "저기", "있잖아", "있잖아요",

@@ -51,6 +51,7 @@ def test_fillers_in_the_reference_texts() -> None:
     ("네, 예. 맞아요.", []),
     ("그 사람이 저한테 말했어요.", []),
     ("저… 그게… 좀 어려웠어요.", ["저", "좀"]),
+    ("으... 그러니까 제가 맡았어요.", ["으", "그러니까"]),  # the 음, 어, 으, 그, 저
 ])
 def test_content_words_and_backchannels_are_not_fillers(text: str, expected: list[str]) -> None:
     language = "ko" if re.search(r"[가-힣]", text) else "en"
