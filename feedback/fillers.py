@@ -155,22 +155,24 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
-    # Pair each written filled pause with the nearest stretch, closest pairs first.
+    # Pair each written filled pause with the nearest stretch, closest pairs first; of
+    # stretches equally near (both under it), with the one that sounds most like a filler.
     places = {i: _place(f, turn) for i, f in enumerate(written)
               if f.kind == "filled_pause" and f.start_ms is not None}
-    pairs = sorted((_gap(written[i], h), i, j) for i, (earliest, latest) in places.items()
+    pairs = sorted((_gap(written[i], h), -h.probability, i, j)
+                   for i, (earliest, latest) in places.items()
                    for j, h in enumerate(stretches)
                    if _gap(written[i], h) < SAME_FILLER_MS
                    or (earliest <= h.start_ms and h.end_ms <= latest))
     paired: dict[int, int] = {}
-    for _, i, j in pairs:
+    for _, _, i, j in pairs:
         if i not in paired and j not in paired.values():
             paired[i] = j
     heard = set(paired.values())
     kept: list[Filler] = []
     for i, filler in enumerate(written):
         h = stretches[paired[i]] if i in paired else None
-        if h is None and any(j in heard for _, k, j in pairs if k == i):
+        if h is None and any(j in heard for _, _, k, j in pairs if k == i):
             continue  # one sound Whisper wrote twice ("음... 음..." over one hum): counted once
         if h is None and _also_a_word(filler):
             continue
@@ -188,12 +190,10 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
             continue
         elif filler.confidence >= UNSURE or _heard_clearly_around(turn, filler):
             kept.append(filler)
-    # A filler-like stretch under a written filled pause kept at its own times is that pause.
     return kept + [Filler(ACOUSTIC_TEXT[turn.language], "acoustic", None, h.start_ms, h.end_ms,
                           h.probability)
                    for j, h in enumerate(stretches)
-                   if j not in paired.values() and h.probability >= CONFIDENT
-                   and not any(f.kind == "filled_pause" and _gap(f, h) == 0 for f in kept)]
+                   if j not in heard and h.probability >= CONFIDENT]
 
 
 def _place(filler: Filler, turn: Turn) -> tuple[float, float]:

@@ -161,14 +161,14 @@ def test_a_written_um_timed_far_from_its_sound_is_the_stretch_between_its_neighb
 
 
 def test_a_filled_pause_split_into_two_stretches_counts_once() -> None:
-    # A drawn-out "음..." whose level dips in the middle is two stretches: the written "음,"
-    # pairs with one (not filler-like enough to move it) and keeps its own times; the other,
-    # under it, is the same pause, not a second one the recogniser missed.
+    # A drawn-out "음..." whose level dips in the middle is two stretches, both under the
+    # written "음,": it is the one that sounds like a filled pause, and the other, under it,
+    # is the same pause, not a second one the recogniser missed.
     words = (Word("예산이", 0, 400, 0.9), Word("음,", 500, 900, 0.9),
              Word("줄었습니다", 1000, 1500, 0.9))
     first, second = Hesitation(450, 600, 0.3), Hesitation(700, 950, 0.8)
     found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(first, second))).fillers
-    assert [(f.text, f.start_ms) for f in found] == [("음", 500)]
+    assert [(f.text, f.start_ms) for f in found] == [("음", 700)]
     # Apart from any written one, it is a filler of its own.
     apart = Hesitation(1600, 1900, 0.8)
     found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(first, apart))).fillers
@@ -191,6 +191,17 @@ def test_one_sound_written_as_two_fillers_counts_once() -> None:
     second = Hesitation(5300, 5600, 0.9)
     found = detect_fillers(Turn(words, "ko", source="voice", hesitations=(um, second))).fillers
     assert [(f.text, f.start_ms) for f in found] == [("음", 4360), ("음", 5300)]
+
+
+def test_a_written_filler_over_two_stretches_is_the_one_that_sounds_like_it() -> None:
+    # Whisper on a voice it could not follow (evaluation set, ko_119) wrote one "아..." over
+    # the end of a sentence and the drawn-out "저..." after it: two stretches, both under it.
+    # Equally near, its sound is the one that sounds like a filled pause, not the word's end.
+    words = (Word("아...", 7200, 8600, 0.07),)
+    word_end, drawn = Hesitation(7130, 7380, 0.14), Hesitation(7730, 8390, 0.44)
+    for stretches in ((word_end, drawn), (drawn, word_end)):
+        found = detect_fillers(Turn(words, "ko", source="voice", hesitations=stretches)).fillers
+        assert [(f.text, f.kind) for f in found] == [("아", "filled_pause")]
 
 
 def test_a_written_jeo_or_geu_is_a_filler_only_with_a_stretch_of_its_own() -> None:
