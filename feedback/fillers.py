@@ -162,8 +162,7 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     pairs = sorted((_gap(written[i], h), -h.probability, i, j)
                    for i, (earliest, latest) in places.items()
                    for j, h in enumerate(stretches)
-                   if _gap(written[i], h) < SAME_FILLER_MS
-                   or (earliest <= h.start_ms and h.end_ms <= latest))
+                   if _gap(written[i], h) < SAME_FILLER_MS or _mostly_in(h, earliest, latest))
     paired: dict[int, int] = {}
     for _, _, i, j in pairs:
         if i not in paired and j not in paired.values():
@@ -207,6 +206,14 @@ def _place(filler: Filler, turn: Turn) -> tuple[float, float]:
     before = [w.end_ms for w in turn.words[:i] if w.end_ms is not None]
     after = [w.start_ms for w in turn.words[i + 1:] if w.start_ms is not None]
     return (before[-1] if before else float("-inf"), after[0] if after else float("inf"))
+
+
+def _mostly_in(stretch: Hesitation, earliest: float, latest: float) -> bool:
+    """Whether at least half of a stretch lies in a filler's place: the word before may be
+    timed to end a little into the sound after it (a recognised "Sunday," ended 10 ms into
+    the "Um." that followed, and the "um..." written for it was timed 500 ms late)."""
+    return min(stretch.end_ms, latest) - max(stretch.start_ms, earliest) >= (
+        stretch.end_ms - stretch.start_ms) / 2
 
 
 def _also_a_word(filler: Filler) -> bool:

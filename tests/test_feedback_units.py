@@ -158,6 +158,15 @@ def test_a_written_um_timed_far_from_its_sound_is_the_stretch_between_its_neighb
     elsewhere = Hesitation(7920, 8600, 0.32)
     assert not detect_fillers(Turn(words, "en", source="voice",
                                    hesitations=(elsewhere,))).fillers
+    # The word before may be timed to end a little into the filler's sound (evaluation set,
+    # en_33: "Sunday," ended 10 ms into the "Um." after it, and Whisper timed its "um..."
+    # 500 ms late): a stretch mostly between the neighbours is still the filler's place.
+    words = (Word("a", 5940, 6060, 0.99), Word("Sunday,", 6060, 6560, 0.99),
+             Word("um...", 7400, 7720, 0.61), Word("The", 7720, 7720, 0.87),
+             Word("budget", 7720, 7820, 0.43))
+    um = Hesitation(6550, 6900, 0.92)
+    found = detect_fillers(Turn(words, "en", source="voice", hesitations=(um,))).fillers
+    assert [(f.text, f.kind, f.start_ms) for f in found] == [("um", "filled_pause", 6550)]
 
 
 def test_a_filled_pause_split_into_two_stretches_counts_once() -> None:
