@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audio import models
 from audio.stt import FILLER_PROMPT, STTOptions, WhisperSTT
 from audio.vad import SpeechStopped, TurnDetector
 from feedback import scores
 from feedback.analyze import analyze_turn
-from feedback.fillers import detect_fillers
+from feedback.fillers import CONFIDENT, detect_fillers
 from feedback.pace import measure_pace, units_in
 from feedback.politeness import english_politeness, speech_level
 from feedback.report import ReportTurn, build_report
@@ -233,6 +235,42 @@ def test_a_written_jeo_or_geu_is_a_filler_only_with_a_stretch_of_its_own() -> No
     # Without the audio's evidence the written words stand as they are.
     assert [f.text for f in detect_fillers(Turn(words, "ko", source="voice")).fillers] == [
         "저", "저"]
+
+
+_TOKENS = ["um,", "uh...", "음...", "어", "으?", "저,", "그...", "like", "so,", "you", "know",
+           "I", "led", "the", "team", "예산이", "좀", "그냥", "네"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.tuples(st.sampled_from(_TOKENS), st.integers(0, 3000),
+                                st.integers(0, 900), st.floats(0.0, 1.0)), max_size=12),
+       stretches=st.lists(st.tuples(st.integers(0, 3000), st.integers(120, 1200),
+                                    st.floats(0.0, 1.0)), max_size=6),
+       language=st.sampled_from(["en", "ko"]))
+def test_the_sound_never_invents_or_doubles_fillers(
+        words: list[tuple[str, int, int, float]], stretches: list[tuple[int, int, float]],
+        language: str) -> None:
+    """Whatever the recogniser wrote and wherever the stretches of voice fall: every filler
+    found is a written one or a confident stretch; a stretch is the sound of one filler at
+    most; and without the audio's evidence the written fillers stand as they are."""
+    timed = tuple(Word(text, start, start + length, probability)
+                  for text, start, length, probability in sorted(words, key=lambda w: w[1]))
+    heard = tuple(Hesitation(start, start + length, probability)
+                  for start, length, probability in stretches)
+    written = detect_fillers(Turn(timed, language, source="voice")).fillers
+    found = detect_fillers(Turn(timed, language, source="voice", hesitations=heard)).fillers
+    assert {f.word_index for f in found if f.kind != "acoustic"} <= {
+        f.word_index for f in written}
+    for filler in found:
+        if filler.kind == "acoustic":
+            assert filler.confidence >= CONFIDENT
+            assert any((h.start_ms, h.end_ms) == (filler.start_ms, filler.end_ms) for h in heard)
+    for h in heard:
+        at_its_times = [f for f in found if f.kind != "lexical"
+                        and (f.start_ms, f.end_ms) == (h.start_ms, h.end_ms)]
+        same = sum(1 for g in heard if (g.start_ms, g.end_ms) == (h.start_ms, h.end_ms))
+        assert len(at_its_times) <= same
+    assert len(found) <= len(written) + len(heard)
 
 
 @pytest.mark.parametrize(("rate", "score"), [(0, 100), (2, 100), (3, 80), (4, 60), (6, 30),
