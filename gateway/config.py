@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     stt_base_url: str | None = None  # an OpenAI-compatible transcription server
     stt_api_key: SecretStr | None = None
     stt_max_seconds: float = Field(6.0, gt=0)
-    stt_filler_prompt: bool = True  # a disfluent initial prompt keeps more "um"/"uh" (English)
+    stt_filler_prompt: bool = True  # a disfluent initial prompt keeps more "um"/"uh"/"음"/"어"
     stt_short_window: bool = True  # encode only the utterance (+1 s), not Whisper's 30 s window
     stt_budget_ratio: float = Field(0.5, gt=0)  # recognition seconds a session may use per audio second
     stt_preload: str = "ko,en"  # languages whose Whisper model loads at start-up; others on first use
