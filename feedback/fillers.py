@@ -159,10 +159,11 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     # stretches equally near (both under it), with the one that sounds most like a filler.
     places = {i: _place(f, turn) for i, f in enumerate(written)
               if f.kind == "filled_pause" and f.start_ms is not None}
-    pairs = sorted((_gap(written[i], h), -h.probability, i, j)
+    pairs = sorted((gap, -h.probability, i, j)
                    for i, (earliest, latest) in places.items()
                    for j, h in enumerate(stretches)
-                   if _gap(written[i], h) < SAME_FILLER_MS or _mostly_in(h, earliest, latest))
+                   if (gap := _gap(written[i], h)) < SAME_FILLER_MS
+                   or _mostly_in(h, earliest, latest))
     paired: dict[int, int] = {}
     for _, _, i, j in pairs:
         if i not in paired and j not in paired.values():
