@@ -141,7 +141,7 @@ def test_pauses_are_where_the_silences_were(pace_and_pauses: dict[str, Any]) -> 
     assert pauses["reference"] == 24 and pauses["missed"] == 0, pauses
     assert pauses["lengths_within_50_ms"] >= 20, pauses   # measured 21 of 24
     assert pauses["boundary_error_ms_p50"] <= 20, pauses  # measured 8.8
-    assert pauses["extra"] <= 4, pauses
+    assert pauses["extra"] <= 2, pauses  # measured 1 (a soft "the" under fan noise)
 
 
 def test_pace_follows_the_time_really_spent_speaking(pace_and_pauses: dict[str, Any]) -> None:
@@ -163,6 +163,29 @@ def test_voiced_stretches_are_tightened_to_the_sound() -> None:
     spans = [(1000 + 240, 1000 + 380), (1000 + 400, 1000 + 580)]
     [(start, end)] = refine_voiced(audio, spans, offset_ms=1000)
     assert abs(start - 1200) <= 10 and abs(end - 1500) <= 10  # 10 ms: the level's hop
+
+
+def test_a_lone_blip_at_either_end_is_not_speech() -> None:
+    """Fan noise the VAD took for voice 300 ms after the last word made a pause at the end of
+    an answer (pace_10, pace_11); the same blip between two words' pauses is kept."""
+    from feedback.acoustic import refine_voiced
+
+    rng = np.random.default_rng(5)
+    audio = (rng.standard_normal(32_000) * 30).astype(np.int16)  # 2 s of quiet room
+
+    def sound(start_ms: int, end_ms: int) -> None:
+        audio[start_ms * 16:end_ms * 16] = (rng.standard_normal((end_ms - start_ms) * 16)
+                                            * 3000).astype(np.int16)
+
+    spans = [(100, 160), (400, 900), (1100, 1160), (1400, 1700), (1920, 1980)]
+    for start, end in spans:
+        sound(start, end)
+    refined = refine_voiced(audio, spans)
+    assert len(refined) == 3, refined
+    for (start, end), (want_start, want_end) in zip(refined, spans[1:4], strict=True):
+        assert abs(start - want_start) <= 10 and abs(end - want_end) <= 10, refined
+    # Nothing but blips: what there is stays (the turn keeps some voice).
+    assert len(refine_voiced(audio, [(100, 160), (1920, 1980)])) == 1
 
 
 @pytest.mark.parametrize(("text", "language", "units"), [
