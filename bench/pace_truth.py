@@ -15,6 +15,11 @@ to the sample. From them:
   pace metric counts them: `feedback.pace.units_in`, filled pauses excluded), in wpm;
 - reference pauses = the silences between phrases (all >= 250 ms here).
 
+A recording, too: LibriSpeech's 1272-128104-0000 (kept as tests/fixtures/
+leopard_test_en_16k.wav) against the Montreal Forced Aligner's word times for it
+(tests/data/pace/forced_alignments.json, with its source): words over the time the words
+take, the aligner's silences left out (`forced_reference`).
+
 Measured: the gateway's way (the VAD's voiced stretches from `TurnDetector`, Whisper
 tiny.en's words, `measure_pace`, `find_pauses`) over the whole answer as one turn.
 """
@@ -90,29 +95,81 @@ def reference(item: dict[str, Any]) -> dict[str, Any]:
             "pauses": [(a["end_ms"], b["start_ms"]) for a, b in itertools.pairwise(pieces)]}
 
 
-async def measure(stt: Any, item: dict[str, Any]) -> dict[str, Any]:
+def forced_alignments() -> dict[str, dict[str, Any]]:
+    return json.loads((DATA / "forced_alignments.json").read_text())  # type: ignore[no-any-return]
+
+
+def forced_reference(alignment: dict[str, Any]) -> dict[str, Any]:
+    """A recording's reference from its forced word times: the words as the pace metric
+    counts them over the time the words take (the aligner's silences left out: the
+    articulation rate), and over first word's start to last word's end (the speech rate);
+    pauses are the aligner's silences of `feedback.pauses.PAUSE_MS` or more between words."""
+    from feedback.pace import units_in
+    from feedback.pauses import PAUSE_MS
+
+    ends = [round(e * 1000) for e in alignment["ends_s"]]
+    intervals = [(word, start, end) for word, start, end
+                 in zip(alignment["words"], [0, *ends], ends, strict=False)]
+    spoken = [(start, end) for word, start, end in intervals if word]
+    words = units_in(" ".join(word for word, _, _ in intervals if word), "en")
+    speaking_ms = sum(end - start for start, end in spoken)
+    first, last = spoken[0][0], spoken[-1][1]
+    return {"articulation_rate": words / (speaking_ms / 1000) * 60,
+            "speech_rate": words / ((last - first) / 1000) * 60, "words": words,
+            "speaking_ms": speaking_ms,
+            "pauses": [(start, end) for word, start, end in intervals
+                       if not word and first < start and end < last and end - start >= PAUSE_MS]}
+
+
+async def on_forced_alignments(stt: Any) -> list[dict[str, Any]]:
+    """Recorded speech against its forced word times (tests/data/pace/forced_alignments.json):
+    the clip as the gateway hears it, compared with the aligner's reference."""
+    from bench.clips import load
+
+    rows = []
+    for clip, alignment in forced_alignments().items():
+        ref = forced_reference(alignment)
+        measured = await measure(stt, load(clip))
+        rows.append({
+            "clip": clip, "utterance": alignment["utterance"], "text": measured["text"],
+            "reference_wpm": round(ref["articulation_rate"], 1),
+            "measured_wpm": measured["articulation_rate"],
+            "pace_error": round((measured["articulation_rate"] - ref["articulation_rate"])
+                                / ref["articulation_rate"], 4),
+            "speech_rate": [round(ref["speech_rate"], 1), measured["speech_rate"]],
+            "speech_rate_error": round((measured["speech_rate"] - ref["speech_rate"])
+                                       / ref["speech_rate"], 4),
+            "words": [ref["words"], measured["words"]],
+            "speaking_ms": [ref["speaking_ms"], measured["speaking_ms"]],
+            "pauses": [ref["pauses"], measured["pauses"]]})
+    return rows
+
+
+async def measure(stt: Any, audio: np.ndarray) -> dict[str, Any]:
     """The answer as the gateway hears it: one turn (the end of turn waits longer than the
-    longest pause here), the VAD's voiced stretches, Whisper's words."""
+    longest pause here), the VAD's voiced stretches, Whisper's words (those that start well
+    after the last voiced frame dropped, as the gateway does)."""
     from audio.vad import SpeechStopped, TurnDetector, VADOptions
     from feedback.acoustic import refine_voiced
     from feedback.pace import measure_pace
     from feedback.pauses import find_pauses
     from feedback.types import Span, Turn, Word
 
-    audio = load_audio(item)
     detector = TurnDetector(VADOptions(silence_ms=2500, max_silence_ms=5000, speculative_ms=0))
     frames = audio[: len(audio) // 320 * 320].reshape(-1, 320)
     tail = np.zeros((200, 320), np.int16)  # the microphone stays open after the answer
     stops = [e for f in np.concatenate([frames, tail]) for e in detector.push(f)
              if isinstance(e, SpeechStopped)]
     stop = stops[0]
-    transcript = await stt.transcribe(stop.audio, language="en", offset_ms=stop.audio_start_ms)
+    transcript = await stt.transcribe(stop.audio, language="en", offset_ms=stop.audio_start_ms,
+                                      speech_end_ms=stop.end_ms)
     words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
     voiced = refine_voiced(stop.audio, stop.voiced, offset_ms=stop.audio_start_ms)
     turn = Turn(words, "en", tuple(Span(a, b) for a, b in voiced), "voice")
     pace = measure_pace(turn)
     pauses = find_pauses(turn)
     return {"turns": len(stops), "articulation_rate": pace.articulation_rate if pace else None,
+            "speech_rate": pace.speech_rate if pace else None,
             "words": pace.units if pace else 0, "speaking_ms": pace.voiced_ms if pace else 0,
             "text": turn.text,
             "pauses": [(p.start_ms, p.end_ms) for p in pauses.pauses] if pauses else []}
@@ -142,7 +199,8 @@ def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
 
 async def evaluate(models_dir: Path | None = None) -> dict[str, Any]:
     stt = filler_set._stt(models_dir)
-    rows = [compare(item, await measure(stt, item)) for item in load_set()]
+    rows = [compare(item, await measure(stt, load_audio(item))) for item in load_set()]
+    recorded = await on_forced_alignments(stt)
     await stt.aclose()
     pace_errors = [abs(r["pace_error"]) for r in rows]
     time_errors = [abs(r["speaking_ms"][1] - r["speaking_ms"][0]) / r["speaking_ms"][0]
@@ -168,6 +226,7 @@ async def evaluate(models_dir: Path | None = None) -> dict[str, Any]:
                    "boundary_error_ms_p50": round(statistics.median(boundaries), 1),
                    "boundary_error_ms_max": round(max(boundaries), 1),
                    "lengths_within_50_ms": sum(e <= PAUSE_TOLERANCE_MS for e in lengths)},
+        "recorded_speech": recorded,
         "rows": rows,
     }
 

@@ -3,7 +3,7 @@
 - fillers over `bench/filler_set.py`'s set (tests/data/fillers/): real Whisper and the real
   acoustic model, on the held-out half;
 - pace and pauses over `bench/pace_truth.py`'s answers (tests/data/pace/), whose phrase and
-  pause times are known by construction.
+  pause times are known by construction, and on a recording against its forced word times.
 
 The floors are what this code reaches (README), a little below the lowest figure measured
 on different CPUs (Whisper's words depend on the CPU's kernels), not the issue's targets
@@ -151,6 +151,18 @@ def test_pace_follows_the_time_really_spent_speaking(pace_and_pauses: dict[str, 
     assert pace["within_5_percent"] >= 6, pace                 # measured 7 of 12
     # Each answer was heard as one turn, as the reference assumes.
     assert all(row["turns"] == 1 for row in pace_and_pauses["rows"])
+
+
+def test_pace_on_recorded_speech_against_its_forced_alignment(
+        pace_and_pauses: dict[str, Any]) -> None:
+    """LibriSpeech's 1272-128104-0000 (leopard_test_en) against the Montreal Forced
+    Aligner's word times: 17 words in 4.98 s of words (a 30 ms silence after "classes"),
+    204.8 wpm; measured 209.5 (+2.3 %), and no pause where the aligner has none."""
+    [row] = pace_and_pauses["recorded_speech"]
+    assert row["words"] == [17, 17] and row["speaking_ms"][0] == 4980, row
+    assert abs(row["pace_error"]) <= 0.05, row
+    assert abs(row["speech_rate_error"]) <= 0.05, row
+    assert row["pauses"] == [[], []], row
 
 
 def test_voiced_stretches_are_tightened_to_the_sound() -> None:
