@@ -147,7 +147,7 @@ def test_pauses_are_where_the_silences_were(pace_and_pauses: dict[str, Any]) -> 
 def test_pace_follows_the_time_really_spent_speaking(pace_and_pauses: dict[str, Any]) -> None:
     pace = pace_and_pauses["pace"]
     assert pace["speaking_time_within_5_percent"] >= 10, pace  # measured 11 of 12
-    assert pace["abs_error_p50"] <= 0.05, pace                 # measured 0.034
+    assert pace["abs_error_p50"] <= 0.05, pace                 # measured 0.037
     assert pace["within_5_percent"] >= 6, pace                 # measured 7 of 12
     # Each answer was heard as one turn, as the reference assumes.
     assert all(row["turns"] == 1 for row in pace_and_pauses["rows"])
