@@ -13,6 +13,7 @@ to the sample. From them:
 
 - reference articulation rate = words spoken / the phrases' total duration (words as the
   pace metric counts them: `feedback.pace.units_in`, filled pauses excluded), in wpm;
+- reference speech rate = the same words / first phrase's start to last phrase's end;
 - reference pauses = the silences between phrases (all >= 250 ms here).
 
 A recording, too: LibriSpeech's 1272-128104-0000 (kept as tests/fixtures/
@@ -90,7 +91,9 @@ def reference(item: dict[str, Any]) -> dict[str, Any]:
     pieces = item["pieces"]
     words = sum(units_in(p["text"], "en") for p in pieces)
     speaking_ms = sum(p["end_ms"] - p["start_ms"] for p in pieces)
+    span_ms = pieces[-1]["end_ms"] - pieces[0]["start_ms"]
     return {"articulation_rate": words / (speaking_ms / 1000) * 60, "words": words,
+            "speech_rate": words / (span_ms / 1000) * 60,
             "speaking_ms": round(speaking_ms),
             "pauses": [(a["end_ms"], b["start_ms"]) for a, b in itertools.pairwise(pieces)]}
 
@@ -192,6 +195,8 @@ def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
             "turns": measured["turns"],
             "reference_wpm": round(ref["articulation_rate"], 1),
             "measured_wpm": measured["articulation_rate"], "pace_error": round(pace_error, 4),
+            "speech_rate_error": round((measured["speech_rate"] - ref["speech_rate"])
+                                       / ref["speech_rate"], 4),
             "words": [ref["words"], measured["words"]],
             "speaking_ms": [ref["speaking_ms"], measured["speaking_ms"]],
             "pauses": pause_errors, "extra_pauses": extra}
@@ -205,6 +210,7 @@ async def evaluate(models_dir: Path | None = None) -> dict[str, Any]:
     pace_errors = [abs(r["pace_error"]) for r in rows]
     time_errors = [abs(r["speaking_ms"][1] - r["speaking_ms"][0]) / r["speaking_ms"][0]
                    for r in rows]
+    speech_errors = [abs(r["speech_rate_error"]) for r in rows]
     word_errors = [abs(r["words"][1] - r["words"][0]) / r["words"][0] for r in rows]
     boundaries = [abs(e[k]) for r in rows for e in r["pauses"] if e for k in ("start_ms", "end_ms")]
     lengths = [abs(e["length_ms"]) for r in rows for e in r["pauses"] if e]
@@ -218,7 +224,11 @@ async def evaluate(models_dir: Path | None = None) -> dict[str, Any]:
                  # and words counted (what Whisper wrote).
                  "speaking_time_abs_error_p50": round(statistics.median(time_errors), 4),
                  "speaking_time_within_5_percent": sum(e <= PACE_TOLERANCE for e in time_errors),
-                 "word_count_abs_error_p50": round(statistics.median(word_errors), 4)},
+                 "word_count_abs_error_p50": round(statistics.median(word_errors), 4),
+                 # Pauses included: words over first sound to last.
+                 "speech_rate_abs_error_p50": round(statistics.median(speech_errors), 4),
+                 "speech_rate_within_5_percent": sum(e <= PACE_TOLERANCE
+                                                     for e in speech_errors)},
         "pauses": {"reference": len(lengths) + missed, "missed": missed,
                    "extra": sum(r["extra_pauses"] for r in rows),
                    "length_error_ms_p50": round(statistics.median(lengths), 1),

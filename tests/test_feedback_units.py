@@ -303,6 +303,23 @@ def test_pace_speech_and_articulation_rates() -> None:
     assert measure_pace(Turn.from_text("typed words only", "en")) is None
 
 
+def test_speech_rate_runs_from_the_first_sound_to_the_last() -> None:
+    """Whisper starts the first word where its audio starts, pre-roll and all (bench/
+    pace_truth.py: ~340 ms early on every answer); the voice says where speech begins."""
+    turn = timed(" ".join(["word"] * 30), start=1000)
+    early = Word("So", 600, 1300, 0.9)  # the first word, timed from the audio's start
+    late = Word("done.", 12_900, 13_600, 0.9)  # and the last run on into the silence
+    turn = Turn((early, *turn.words[1:-1], late), "en", turn.voiced, "voice")
+    pace = measure_pace(turn)
+    assert pace is not None
+    assert pace.speech_ms == 11_900
+    assert pace.speech_rate == pytest.approx(30 / 11.9 * 60, rel=1e-3)
+    assert [w.start_ms for w in pace.windows] == [1000]  # "So" counts in the first window
+    assert sum(w.rate for w in pace.windows) > 0
+    without_sound = measure_pace(Turn(turn.words, "en", (), "voice"))
+    assert without_sound is not None and without_sound.speech_ms == 13_000
+
+
 def test_counseling_never_penalises_long_silences() -> None:
     steady = timed("I have been feeling tired and I do not know why it keeps happening")
     halting = Turn(tuple(Word(w.text, (w.start_ms or 0) + i * 2500, (w.end_ms or 0) + i * 2500,
