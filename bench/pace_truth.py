@@ -181,7 +181,7 @@ async def measure(stt: Any, audio: np.ndarray) -> dict[str, Any]:
 def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
     ref = reference(item)
     pace_error = (measured["articulation_rate"] - ref["articulation_rate"]) / ref["articulation_rate"]
-    pause_errors = []
+    pause_errors: list[dict[str, Any] | None] = []
     for start, end in ref["pauses"]:
         found = [p for p in measured["pauses"] if p[0] < end and p[1] > start]
         if not found:
