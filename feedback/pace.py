@@ -130,7 +130,7 @@ def measure_pace(turn: Turn) -> PaceReport | None:
     if turn.voiced:
         # From the first sound to the last: Whisper starts the first word where the audio
         # it was given starts, pre-roll and all (~340 ms early on every answer of
-        # bench/pace_truth.py), which made the speech rate 4.6 % slow at the median.
+        # bench/pace_truth.py), which put the speech rate 5.6 % off at the median.
         start = min(s.start_ms for s in turn.voiced)
         end = max(s.end_ms for s in turn.voiced)
     else:
