@@ -92,10 +92,18 @@ def reference(item: dict[str, Any]) -> dict[str, Any]:
     words = sum(units_in(p["text"], "en") for p in pieces)
     speaking_ms = sum(p["end_ms"] - p["start_ms"] for p in pieces)
     span_ms = pieces[-1]["end_ms"] - pieces[0]["start_ms"]
-    return {"articulation_rate": words / (speaking_ms / 1000) * 60, "words": words,
-            "speech_rate": words / (span_ms / 1000) * 60,
+    return {"articulation_rate": wpm(words, speaking_ms), "words": words,
+            "speech_rate": wpm(words, span_ms),
             "speaking_ms": round(speaking_ms),
             "pauses": [(a["end_ms"], b["start_ms"]) for a, b in itertools.pairwise(pieces)]}
+
+
+def wpm(words: float, ms: float) -> float:
+    return words / (ms / 1000) * 60
+
+
+def relative_error(measured: dict[str, Any], reference: dict[str, Any], key: str) -> float:
+    return round((measured[key] - reference[key]) / reference[key], 4)
 
 
 def forced_alignments() -> dict[str, dict[str, Any]]:
@@ -117,8 +125,8 @@ def forced_reference(alignment: dict[str, Any]) -> dict[str, Any]:
     words = units_in(" ".join(word for word, _, _ in intervals if word), "en")
     speaking_ms = sum(end - start for start, end in spoken)
     first, last = spoken[0][0], spoken[-1][1]
-    return {"articulation_rate": words / (speaking_ms / 1000) * 60,
-            "speech_rate": words / ((last - first) / 1000) * 60, "words": words,
+    return {"articulation_rate": wpm(words, speaking_ms),
+            "speech_rate": wpm(words, last - first), "words": words,
             "speaking_ms": speaking_ms,
             "pauses": [(start, end) for word, start, end in intervals
                        if not word and first < start and end < last and end - start >= PAUSE_MS]}
@@ -137,11 +145,9 @@ async def on_forced_alignments(stt: Any) -> list[dict[str, Any]]:
             "clip": clip, "utterance": alignment["utterance"], "text": measured["text"],
             "reference_wpm": round(ref["articulation_rate"], 1),
             "measured_wpm": measured["articulation_rate"],
-            "pace_error": round((measured["articulation_rate"] - ref["articulation_rate"])
-                                / ref["articulation_rate"], 4),
+            "pace_error": relative_error(measured, ref, "articulation_rate"),
             "speech_rate": [round(ref["speech_rate"], 1), measured["speech_rate"]],
-            "speech_rate_error": round((measured["speech_rate"] - ref["speech_rate"])
-                                       / ref["speech_rate"], 4),
+            "speech_rate_error": relative_error(measured, ref, "speech_rate"),
             "words": [ref["words"], measured["words"]],
             "speaking_ms": [ref["speaking_ms"], measured["speaking_ms"]],
             "pauses": [ref["pauses"], measured["pauses"]]})
@@ -180,7 +186,6 @@ async def measure(stt: Any, audio: np.ndarray) -> dict[str, Any]:
 
 def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
     ref = reference(item)
-    pace_error = (measured["articulation_rate"] - ref["articulation_rate"]) / ref["articulation_rate"]
     pause_errors: list[dict[str, Any] | None] = []
     for start, end in ref["pauses"]:
         found = [p for p in measured["pauses"] if p[0] < end and p[1] > start]
@@ -194,9 +199,9 @@ def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
     return {"file": item["file"], "voice": item["voice"], "noise": item["noise"],
             "turns": measured["turns"],
             "reference_wpm": round(ref["articulation_rate"], 1),
-            "measured_wpm": measured["articulation_rate"], "pace_error": round(pace_error, 4),
-            "speech_rate_error": round((measured["speech_rate"] - ref["speech_rate"])
-                                       / ref["speech_rate"], 4),
+            "measured_wpm": measured["articulation_rate"],
+            "pace_error": relative_error(measured, ref, "articulation_rate"),
+            "speech_rate_error": relative_error(measured, ref, "speech_rate"),
             "words": [ref["words"], measured["words"]],
             "speaking_ms": [ref["speaking_ms"], measured["speaking_ms"]],
             "pauses": pause_errors, "extra_pauses": extra}
