@@ -44,6 +44,15 @@ TRAILING_WORD_MS = 300  # a word may start this long after the last voiced frame
 # line of its own over real speech ("I'm going to go." for nine seconds of a licence read
 # aloud, at -1.5; the same audio reads right without the prompt, at -0.4).
 LOG_PROB_THRESHOLD = -1.0
+# A prompted decode can also stop short. After a sound that is not words (a laugh), the
+# prompt leads Whisper to write that sound in the prompt's own fillers and end there, or to
+# write a word for it and end there, leaving the sentence after it unwritten ("으... 으...
+# 으..." or "스네?" over a 3.7 s Korean sentence; the same audio reads right without the
+# prompt, and likelier). Such a decode is doubtful too: it wrote only the prompt's words, or
+# left this much sound between its words (a long laugh is ~2 s; the filler set's prompted
+# English decodes leave at most 960 ms).
+UNWRITTEN_MS = 2000
+LOUD_WITHIN_DB = 15.0  # "sound": a 20 ms frame within this of the clip's loud frames (p95)
 
 
 @dataclass(frozen=True)
@@ -109,14 +118,46 @@ PROMPTED_MIN_S = 1.0
 LOOP_WORDS = 8  # a phrase repeated back to back over this many words is a decoding loop
 
 
+def _plain(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
 def repeats_itself(words: list[str]) -> bool:
     """Whisper's repetition loop, which the compression ratio misses on short text: a phrase
     said again and again back to back ("um um um um um um um um", "so I think my biggest
     strength is... so I think my biggest strength is..."), LOOP_WORDS words or more. A
     speaker's own "no, no, no" or "I think, I think" is far shorter."""
-    norm = [w for w in (re.sub(r"[^\w']", "", w.lower()) for w in words) if w]
+    norm = [w for w in map(_plain, words) if w]
     return any(n * times >= LOOP_WORDS and (n >= 3 or times >= 4)
                for _, n, times in repeated_runs(norm))
+
+
+def echoes_prompt(words: list[str], prompt: str) -> bool:
+    """Whether a decode wrote nothing the prompt did not say ("으... 으..." under the
+    prompt "음... 어, 그러니까 저... 그게, 으... 좀")."""
+    said = {_plain(w) for w in prompt.split()}
+    plain = [w for w in map(_plain, words) if w]
+    return bool(plain) and all(w in said for w in plain)
+
+
+def unwritten_ms(audio: Int16Array, words: list[Word], offset_ms: int = 0) -> int:
+    """The most sound (20 ms frames within LOUD_WITHIN_DB of the clip's loud frames) that
+    lies between two written words, or before the first or after the last, in ms."""
+    frame = PIPELINE_RATE // 50
+    n = len(audio) // frame
+    if n == 0:
+        return 0
+    power = (audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1)
+    level = 10 * np.log10(power + 1.0)
+    loud = level >= np.percentile(level, 95) - LOUD_WITHIN_DB
+    written = np.zeros(n, dtype=bool)
+    for word in words:
+        written[max(0, (word.start_ms - offset_ms) // 20):(word.end_ms - offset_ms) // 20 + 1] = True
+    # Count the loud frames in each unwritten stretch: the cumulative count restarts at
+    # every written frame.
+    unwritten = np.where(written, 0, loud.astype(np.int64))
+    runs = np.cumsum(unwritten) - np.maximum.accumulate(np.where(written, np.cumsum(unwritten), 0))
+    return int(runs.max()) * 20
 
 
 def window_frames(duration_s: float, padding_s: float = WINDOW_PADDING_S) -> int:
@@ -211,8 +252,8 @@ class WhisperSTT(STT):
         # utterance the prompt is what loops: "um um um um..."), then with more padding,
         # then in Whisper's own 30 s window, which is slower (~1 s on tiny) but does not
         # loop on these. (Padding None: the full window.) A prompted decode Whisper itself
-        # would call failed is decoded once more without the prompt, and the likelier of
-        # the two is kept.
+        # would call failed, or one that stopped short (above), is decoded once more
+        # without the prompt, and the likelier of the two is kept.
         attempts: list[tuple[str | None, float | None]] = [(prompt, WINDOW_PADDING_S),
                                                              (None, WINDOW_PADDING_S),
                                                              (None, RETRY_PADDING_S), (None, None)]
@@ -224,7 +265,10 @@ class WhisperSTT(STT):
         for with_prompt, padding_s in dict.fromkeys(attempts):
             words, detected, clean, log_prob = self._decode(model, audio, whisper_language,
                                                             with_prompt, padding_s, offset_ms)
-            if clean and with_prompt and log_prob < LOG_PROB_THRESHOLD and doubtful is None:
+            if (clean and with_prompt and doubtful is None
+                    and (log_prob < LOG_PROB_THRESHOLD
+                         or echoes_prompt([w.text for w in words], with_prompt)
+                         or unwritten_ms(audio, words, offset_ms) >= UNWRITTEN_MS)):
                 doubtful = (words, detected, log_prob)
                 continue
             if clean:

@@ -206,3 +206,62 @@ def test_a_prompted_decode_whisper_would_call_failed_is_done_again_without_it(
     assert [prompt for prompt, _, _ in decodes] == [FILLER_PROMPT["en"], None]
     likelier = max(decodes, key=lambda decode: decode[2][3])[2][0]
     assert transcript.text == " ".join(w.text for w in likelier)
+
+
+@pytest.mark.parametrize(("words", "echo"), [
+    (["으...", "으...", "으..."], True),
+    (["어..."], True),
+    (["음...", "그는", "피하면서"], False),
+    (["스네?"], False),
+    ([], False),
+])
+def test_a_decode_that_only_echoes_the_prompt_is_recognised(words: list[str], echo: bool) -> None:
+    assert stt_module.echoes_prompt(words, FILLER_PROMPT["ko"]) is echo
+
+
+def test_the_sound_a_decode_left_unwritten_is_measured() -> None:
+    """Two seconds of sound: written over, it leaves nothing; a word over its first half
+    leaves the second; a word before it leaves it all. Quiet stays quiet."""
+    rate = 16_000
+    tone = (np.sin(np.arange(2 * rate) * 0.2) * 8000).astype(np.int16)
+    audio = np.concatenate([silence(0.5), tone, silence(0.5)])
+    assert stt_module.unwritten_ms(audio, [Word("x", 400, 2600, 0.9)]) == 0
+    assert stt_module.unwritten_ms(audio, [Word("x", 500, 1500, 0.9)]) == 980
+    assert stt_module.unwritten_ms(audio, [Word("x", 0, 300, 0.9)]) == 2000
+    assert stt_module.unwritten_ms(audio, []) == 2000
+    assert stt_module.unwritten_ms(audio, [Word("x", 1500, 2500, 0.9)], offset_ms=1000) == 980
+
+
+@pytest.fixture(scope="module")
+def korean_whisper(models_dir: Any) -> WhisperSTT:
+    return WhisperSTT({"ko": models.whisper_base(models_dir)},
+                      options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=60),
+                      max_wait_s=600)
+
+
+# A real voice making sounds that are not words (a second of a recording played backwards:
+# which recording, from which sample, at what level against the sentence) before a real
+# Korean sentence. With the disfluent prompt, Whisper base wrote each as a word or two, or
+# as the prompt's fillers, and stopped there: "자, I'm a lot pale.", "어...", "어, 예쁠,
+# 넷...", "으... 으... 으... 으...".
+NOT_WORDS = [("jfk_16k.wav", 16_000, -6.0), ("jfk_16k.wav", 72_000, 0.0),
+             ("jfk_16k.wav", 104_000, -6.0), ("jfk_16k.wav", 112_000, -6.0)]
+
+
+@pytest.mark.parametrize(("name", "start", "db"), NOT_WORDS)
+def test_a_sound_before_a_sentence_does_not_cost_the_sentence(
+        korean_whisper: WhisperSTT, name: str, start: int, db: float) -> None:
+    """A prompted decode that wrote only the prompt's words, or left two seconds of sound
+    unwritten, is done again without the prompt, and the likelier kept: the sentence is
+    there, and nothing the prompt wrote stands in for it."""
+    from bench.filler_set import _as_loud
+
+    sentence = load_wav("leopard_test_ko_16k.wav").astype(np.float32)
+    sound = _as_loud(load_wav(name)[start:start + 16_000][::-1].astype(np.float32), sentence, db)
+    gap = np.zeros(6400, np.float32)
+    audio = np.clip(np.concatenate([gap, sound, gap, sentence]), -32768, 32767).astype(np.int16)
+    transcript = asyncio.run(korean_whisper.transcribe(audio, language="ko"))
+    assert "피하면서" in transcript.text and "걸어갔다" in transcript.text, transcript.text
+    reference = units("그는 이리저리 피하면서 길 한 옆으로 걸어갔다", "ko")
+    heard = units(transcript.text, "ko")
+    assert edit_distance(reference, heard[-len(reference):]) <= len(reference) // 3
