@@ -318,6 +318,42 @@ async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
     return result
 
 
+FALSE_START_CUTS_MS = (120, 180, 250)
+FALSE_START_WORDS = 5
+FALSE_START_GAP_MS = 300
+
+
+def false_start(audio: np.ndarray, start_ms: int, cut_ms: int) -> np.ndarray:
+    """The recording with a false start at `start_ms`: the word there begun and cut off
+    after `cut_ms` (10 ms fade), a 300 ms pause, then the word said again and the rest."""
+    at = start_ms * RATE // 1000
+    piece = audio[at:at + cut_ms * RATE // 1000].astype(np.float32)
+    piece[-RATE // 100:] *= np.linspace(1, 0, len(piece[-RATE // 100:]))
+    pause = np.zeros(FALSE_START_GAP_MS * RATE // 1000, dtype=np.int16)
+    return np.concatenate([audio[:at], piece.astype(np.int16), pause, audio[at:]])
+
+
+async def on_real_false_starts(models_dir: Path | None = None) -> dict[str, Any]:
+    """Cut-off words in real speech, which are not fillers: in each recording above, each
+    of its first five words of 200 ms or more (where Whisper puts them on the clean
+    recording) begun and cut off after 120, 180 or 250 ms, then said again. Every filled
+    pause Parley reports in these is a false one."""
+    stt = _stt(models_dir)
+    mixes, reported = 0, []
+    for name, language in REAL_WITHOUT_FILLED_PAUSES.items():
+        audio = load_clip(name)
+        clean = await stt.transcribe(audio, language=language)
+        starts = [w.start_ms for w in clean.words if w.end_ms - w.start_ms >= 200]
+        for start_ms in starts[:FALSE_START_WORDS]:
+            for cut_ms in FALSE_START_CUTS_MS:
+                _, found = await heard(stt, language, false_start(audio, start_ms, cut_ms))
+                mixes += 1
+                reported += [(name, start_ms, cut_ms, f.start_ms, f.end_ms, round(f.confidence, 2))
+                             for f in found if f.kind != "lexical"]
+    await stt.aclose()
+    return {"mixes": mixes, "false_filled_pauses": len(reported), "reported": reported}
+
+
 def score(item: dict[str, Any], found: list[Any]) -> dict[str, int]:
     """True positives, misses and false fillers, matching by time (±150 ms)."""
     truth = [p for p in item["pieces"] if p["kind"] == "filler"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feedback.fillers import UNSURE, is_filled_pause
+from feedback.fillers import is_filled_pause
 from feedback.types import Hesitation, Word
 
 RATE = 16_000
@@ -33,6 +33,14 @@ VOICED_CORRELATION = 0.5
 ISLAND_GAP_MS = 90      # quieter stretches shorter than this stay inside an island
 ISLAND_MIN_MS = 80
 CANDIDATE_MIN_MS, CANDIDATE_MAX_MS = 120, 2000
+# A word the recogniser was less sure of than this claims no sound: Whisper writes a guessed
+# word over a filled pause it did not catch ("if" for "Uhh...", "I" stretched back over
+# "Um."). Real words come out that unsure too, and their sound then reads as an "um" (JFK's
+# "ask" at 0.34 after a false start: p 0.88). Chosen on real false starts (`bench/filler_set.py`
+# on_real_false_starts: filled pauses reported in 60 mixes) against the training half's
+# English recall / precision: 0.4: 15, 0.86 / 0.91; 0.3: 8, 0.85 / 0.92; 0.25: 4, 0.82 /
+# 0.94; 0.1: 2, 0.79 / 0.94.
+GUESSED = 0.25
 TYPICAL_LOG_MS = float(np.log(400))  # filled pauses run ~200-800 ms; 400 ms is their middle
 ONSET_LOOKBACK_MS = 100  # how far before the VAD's start a stretch's sound may begin
 EDGE_BLIP_MS = 100       # a lone stretch this short at either end of a turn is not speech
@@ -266,7 +274,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     Whisper dropped ("I[0-920]" over "Er." and the "I led the team" after it); the sound
     alone decides, and only with sure evidence (`OPENING_SURE`). A filled pause the
     recogniser wrote does not claim its stretch (the sound is its evidence, see
-    `feedback.fillers`), and neither does a word it was unsure of."""
+    `feedback.fillers`), and neither does a word it was guessing at (`GUESSED`)."""
     samples = audio.astype(np.float32)
     levels = frame_levels(samples)
     found = islands(levels)
@@ -281,7 +289,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
             continue
         starts_window, first = first, False
         if is_filled_pause(word.text, language) or (
-                word.probability is not None and word.probability < UNSURE):
+                word.probability is not None and word.probability < GUESSED):
             continue
         a, b = (word.start_ms - offset_ms) / 10, (word.end_ms - offset_ms) / 10
         overlaps = [max(0.0, min(b, e) - max(a, s)) for s, e in found]

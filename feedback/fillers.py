@@ -30,7 +30,7 @@ _YOU_KNOW_CONTENT_NEXT = {"that", "what", "how", "why", "where", "who", "the", "
                           "her", "it", "about", "me", "them", "this", "if", "whether"}
 CONFIDENT = 0.5   # a stretch of voice no word claims counts as a filler from this probability
 WRITTEN_SURE = 0.7  # a written "um" the recogniser was this sure of stands against the sound
-UNSURE = 0.4  # a word the recogniser was less sure of claims no sound (feedback.acoustic)
+UNSURE = 0.4  # a written filler the recogniser was less sure of needs the words around it
 CLEAR = 0.6  # words around a filler heard this surely (on average) make an unsure "uh" real
 NOT_A_FILLER = 0.2  # a stretch this unlike a filled pause speaks against a written one
 SAME_FILLER_MS = 400  # a written filled pause and a filler-like stretch this close are one

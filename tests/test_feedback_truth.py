@@ -20,13 +20,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import filler_set, pace_truth
+from feedback import acoustic
 from feedback.acoustic import hesitations
 from feedback.types import Word
 
-FLOORS = {"en": (0.91, 0.85), "ko": (0.89, 0.87)}  # held-out recall, precision
+FLOORS = {"en": (0.88, 0.87), "ko": (0.88, 0.89)}  # held-out recall, precision
 # Measured (148 English fillers, 111 Korean), with CTranslate2's two CPU kernel paths (oneDNN,
 # its default on AMD; Intel MKL, its default on Intel CPUs), whose Whisper words differ:
-# en 0.953 / 0.922 and 0.953 / 0.904, ko 0.964 / 0.930 and 0.946 / 0.929. Earlier figures
+# en 0.926 / 0.926 and 0.939 / 0.921, ko 0.955 / 0.946 and 0.928 / 0.936. Earlier figures
 # varied as much between an Intel and an AMD machine (Korean precision 0.890 vs 0.842), so
 # the floors sit ~0.05 under the lowest.
 
@@ -109,6 +110,11 @@ def test_which_stretch_a_word_claims_and_that_a_written_um_claims_none() -> None
     over = Word("okay", filler["start_ms"], filler["end_ms"], 0.9)
     assert not any(abs(h.start_ms - filler["start_ms"]) <= 30
                    for h in hesitations(audio, [over], item["language"]))
+    # So does one Whisper was fairly unsure of; one it was guessing at does not.
+    for probability, claims in ((acoustic.GUESSED + 0.01, True), (acoustic.GUESSED - 0.01, False)):
+        over = Word("okay", filler["start_ms"], filler["end_ms"], probability)
+        assert claims is not any(abs(h.start_ms - filler["start_ms"]) <= 30
+                                 for h in hesitations(audio, [over], item["language"]))
     um = Word("um", filler["start_ms"], filler["end_ms"], 0.9)
     assert any(abs(h.start_ms - filler["start_ms"]) <= 30
                for h in hesitations(audio, [um], item["language"]))
@@ -129,6 +135,16 @@ def test_real_speech_without_filled_pauses_gets_none(real_speech: dict[str, Any]
     to go." over nine seconds, whose unclaimed sound then read as an "um"."""
     assert real_speech[clip]["words"] >= 7, real_speech[clip]  # leopard_test_ko: 7 어절
     assert real_speech[clip]["filled_pauses"] == [], real_speech[clip]
+
+
+def test_cut_off_words_in_real_speech_are_rarely_called_fillers(models_dir: Any) -> None:
+    """Real false starts (a word begun, cut off, said again) in the same recordings: a
+    cut-off word is not a filler. Measured 4 filled pauses in 60 mixes, all in JFK's 1961
+    recording; 15 while a word Whisper was 0.25-0.4 sure of claimed no sound (its "ask" read
+    as an "um")."""
+    result = asyncio.run(filler_set.on_real_false_starts(models_dir))
+    assert result["mixes"] == 60
+    assert result["false_filled_pauses"] <= 8, result["reported"]
 
 
 @pytest.fixture(scope="module")
