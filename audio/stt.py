@@ -143,7 +143,8 @@ def echoes_prompt(words: list[str], prompt: str) -> bool:
 def unwritten_ms(audio: Int16Array, words: list[Word], offset_ms: int = 0) -> int:
     """The most sound (20 ms frames within LOUD_WITHIN_DB of the clip's loud frames) that
     lies between two written words, or before the first or after the last, in ms."""
-    frame = PIPELINE_RATE // 50
+    frame_ms = 20
+    frame = PIPELINE_RATE * frame_ms // 1000
     n = len(audio) // frame
     if n == 0:
         return 0
@@ -152,12 +153,13 @@ def unwritten_ms(audio: Int16Array, words: list[Word], offset_ms: int = 0) -> in
     loud = level >= np.percentile(level, 95) - LOUD_WITHIN_DB
     written = np.zeros(n, dtype=bool)
     for word in words:
-        written[max(0, (word.start_ms - offset_ms) // 20):(word.end_ms - offset_ms) // 20 + 1] = True
-    # Count the loud frames in each unwritten stretch: the cumulative count restarts at
-    # every written frame.
-    unwritten = np.where(written, 0, loud.astype(np.int64))
-    runs = np.cumsum(unwritten) - np.maximum.accumulate(np.where(written, np.cumsum(unwritten), 0))
-    return int(runs.max()) * 20
+        written[max(0, (word.start_ms - offset_ms) // frame_ms):
+                (word.end_ms - offset_ms) // frame_ms + 1] = True
+    # Count the loud frames in each unwritten stretch: the running count, less its value at
+    # the last written frame.
+    counted = np.cumsum(np.where(written, 0, loud))
+    runs = counted - np.maximum.accumulate(np.where(written, counted, 0))
+    return int(runs.max()) * frame_ms
 
 
 def window_frames(duration_s: float, padding_s: float = WINDOW_PADDING_S) -> int:
