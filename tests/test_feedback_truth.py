@@ -163,12 +163,13 @@ def test_pauses_are_where_the_silences_were(pace_and_pauses: dict[str, Any]) -> 
 def test_pace_follows_the_time_really_spent_speaking(pace_and_pauses: dict[str, Any]) -> None:
     pace = pace_and_pauses["pace"]
     assert pace["speaking_time_within_5_percent"] >= 10, pace  # measured 11 of 12
-    assert pace["abs_error_p50"] <= 0.05, pace                 # measured 0.037
-    assert pace["within_5_percent"] >= 6, pace                 # measured 7 of 12
+    assert pace["abs_error_p50"] <= 0.03, pace                 # measured 0.017
+    # Was 7: pace_01 counted a closing "Yes." Whisper was guessing at (audio/stt.py).
+    assert pace["within_5_percent"] >= 7, pace                 # measured 8 of 12
     # Pauses included, from the first sound to the last (was from Whisper's first word's
     # start, ~340 ms early: p50 5.6 %, 5 of 12).
-    assert pace["speech_rate_abs_error_p50"] <= 0.02, pace      # measured 0.004
-    assert pace["speech_rate_within_5_percent"] >= 7, pace      # measured 8 of 12
+    assert pace["speech_rate_abs_error_p50"] <= 0.02, pace      # measured 0.002
+    assert pace["speech_rate_within_5_percent"] >= 8, pace      # measured 9 of 12
     # Each answer was heard as one turn, as the reference assumes.
     assert all(row["turns"] == 1 for row in pace_and_pauses["rows"])
 

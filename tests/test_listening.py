@@ -15,6 +15,7 @@ from audio.vad import SpeechStopped, TurnDetector, VADOptions
 from bench import pace_truth
 from bench.stt_by_sentence import REFERENCES
 from bench.voice_quality import edit_distance, units
+from feedback.pace import units_in
 from gateway.session.events import Message, TranscriptReady
 from gateway.session.listening import Listening, carries_on, joined
 from tests.audio_support import load_wav, silence
@@ -230,6 +231,41 @@ def test_the_sound_a_decode_left_unwritten_is_measured() -> None:
     assert stt_module.unwritten_ms(audio, [Word("x", 0, 300, 0.9)]) == 2000
     assert stt_module.unwritten_ms(audio, []) == 2000
     assert stt_module.unwritten_ms(audio, [Word("x", 1500, 2500, 0.9)], offset_ms=1000) == 980
+
+
+def closing(*heard: tuple[str, float]) -> list[Word]:
+    return [Word(text, 300 * i, 300 * i + 250, p) for i, (text, p) in enumerate(heard)]
+
+
+@pytest.mark.parametrize(("heard", "kept"), [
+    # The filler set's English: a closing guess after words heard clearly goes...
+    (closing(("on", 0.98), ("a", 0.97), ("Sunday.", 0.94), ("Okay.", 0.06)), 3),
+    (closing(("to", 0.99), ("the", 0.98), ("customer.", 0.99), ("And", 0.01),
+             ("then...", 0.08)), 3),
+    # ... a real last word Whisper was unsure of stays (the least sure in the set: 0.28)...
+    (closing(("to", 0.67), ("the", 0.84), ("board.", 0.28)), 3),
+    # ... so does a closing "%" or ".", which belongs to what came before...
+    (closing(("up", 0.95), ("by", 0.96), ("20", 0.98), ("%...", 0.19)), 4),
+    (closing(("a", 0.97), ("Sunday", 0.70), (".", 0.07)), 3),
+    # ... and a guess among guesses (espeak-ng's Korean): nothing tells it apart.
+    (closing(("도켓을", 0.36), ("야기", 0.09), ("보다", 0.06)), 3),
+    (closing(("Yes.", 0.06)), 1),
+    ([], 0),
+])
+def test_a_closing_word_whisper_was_guessing_at_is_dropped(heard: list[Word], kept: int) -> None:
+    assert stt_module.without_closing_guesses(heard) == heard[:kept]
+
+
+def test_a_closing_guess_over_room_tone_is_not_counted_as_spoken() -> None:
+    """pace_01 (Piper, room tone): Whisper ended "...taught me patience." with "Yes." at
+    probability 0.06, over the tail of "patience" and the room tone after it; 18 words were
+    counted for 17, and the pace was 5 % high. Heard as the gateway hears it (one turn, the
+    VAD's end), the answer now ends where the speaker stopped."""
+    item = next(i for i in pace_truth.load_set() if i["file"] == "pace_01.opus")
+    stt = RecordingWhisper()
+    measured = asyncio.run(pace_truth.measure(stt, pace_truth.load_audio(item)))
+    assert measured["text"].endswith("patience."), measured["text"]
+    assert measured["words"] == units_in(" ".join(p["text"] for p in item["pieces"]), "en")
 
 
 @pytest.fixture(scope="module")
