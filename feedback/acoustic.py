@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feedback.fillers import is_filled_pause
+from feedback.fillers import backchannel_words, is_filled_pause
 from feedback.types import Hesitation, Word
 
 RATE = 16_000
@@ -274,7 +274,8 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     Whisper dropped ("I[0-920]" over "Er." and the "I led the team" after it); the sound
     alone decides, and only with sure evidence (`OPENING_SURE`). A filled pause the
     recogniser wrote does not claim its stretch (the sound is its evidence, see
-    `feedback.fillers`), and neither does a word it was guessing at (`GUESSED`)."""
+    `feedback.fillers`), and neither does a word it was guessing at (`GUESSED`). A
+    backchannel's words do claim theirs: "Mm" "-hmm." is an answer, not an "mm" and a "hmm"."""
     samples = audio.astype(np.float32)
     levels = frame_levels(samples)
     found = islands(levels)
@@ -284,11 +285,12 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     claimed = [False] * len(found)
     opening: list[int] = []  # the stretches the first word reaches
     first = True
-    for word in words:
+    answers = backchannel_words([word.text for word in words])
+    for index, word in enumerate(words):
         if word.start_ms is None or word.end_ms is None:
             continue
         starts_window, first = first, False
-        if is_filled_pause(word.text, language) or (
+        if (is_filled_pause(word.text, language) and index not in answers) or (
                 word.probability is not None and word.probability < GUESSED):
             continue
         a, b = (word.start_ms - offset_ms) / 10, (word.end_ms - offset_ms) / 10

@@ -9,6 +9,7 @@ audio's evidence (typed text, turns stored before it was kept) no such stretch i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from feedback.types import Hesitation, Span, Turn, normalize
@@ -102,10 +103,11 @@ def detect_fillers(turn: Turn) -> FillerReport:
     norm = [normalize(t) for t in tokens]
     found: list[Filler] = []
     i = 0
+    answers = backchannel_words(tokens)
     while i < len(tokens):
         word = norm[i]
         span, kind = 0, ""
-        if word in BACKCHANNELS or not word:
+        if i in answers or not word:
             pass
         elif turn.language == "en":
             if word in FILLED_PAUSES["en"]:
@@ -125,8 +127,23 @@ def detect_fillers(turn: Turn) -> FillerReport:
             i += 1
     found = confirmed(found, turn)
     found.sort(key=lambda f: (f.start_ms if f.start_ms is not None else -1))
-    counted = sum(1 for w in norm if w and w not in BACKCHANNELS)
+    counted = sum(1 for k, w in enumerate(norm) if w and k not in answers)
     return filler_report(tuple(found), counted)
+
+
+def backchannel_words(tokens: Sequence[str]) -> set[int]:
+    """The indices of the words that are backchannels: "mm-hmm" is an answer, a "yes", not
+    a hesitation. Whisper writes a hyphenated word as two, the second starting with the
+    hyphen ("Mm" "-hmm."); read one by one they were an "mm" and a "hmm" (a real "Mm-hmm"
+    in a meeting recording, docs/feedback.md)."""
+    found: set[int] = set()
+    for i, token in enumerate(tokens):
+        if i + 1 < len(tokens) and tokens[i + 1].startswith("-") and normalize(
+                token + tokens[i + 1]) in BACKCHANNELS:
+            found.update((i, i + 1))
+        elif normalize(token) in BACKCHANNELS:
+            found.add(i)
+    return found
 
 
 def filler_report(found: tuple[Filler, ...], words: int) -> FillerReport:

@@ -479,3 +479,21 @@ def test_plain_narrative_korean_is_not_graded_rude_in_counseling_or_with_a_partn
     assert partner["scores"]["politeness"] == 100
     interview = analyze_turn(narrative, expectations(catalog.scenarios["job_interview"])).as_json()
     assert interview["scores"]["politeness"] < 50  # an interview still expects -습니다/-요
+
+
+@pytest.mark.parametrize(("heard", "fillers", "words"), [
+    # Whisper writes a hyphenated word as two: "Mm" "-hmm." is one answer, not two fillers.
+    (["Mm", "-hmm."], [], 0),
+    (["Uh", "-huh,", "that's", "right."], [], 2),
+    (["Mm-hmm."], [], 0),
+    # An "mm" on its own is still a filled pause, and a hyphen elsewhere joins no filler.
+    (["Mm.", "I", "see."], ["mm"], 3),
+    (["Um,", "well", "-known", "names."], ["um"], 4),
+])
+def test_a_backchannel_written_in_two_halves_is_not_a_filler(
+        heard: list[str], fillers: list[str], words: int) -> None:
+    turn = Turn(tuple(Word(text, 300 * i, 300 * i + 250, 0.9) for i, text in enumerate(heard)),
+                "en", (), "voice")
+    report = detect_fillers(turn)
+    assert [f.text for f in report.fillers] == fillers
+    assert report.words == words
