@@ -70,13 +70,14 @@ def main() -> None:
     if "--speed" not in sys.argv:
         import asyncio
 
-        from bench.filler_set import evaluate, on_real_false_starts, on_real_speech
+        from bench.filler_set import evaluate, on_meeting, on_real_false_starts, on_real_speech
 
         fillers = asyncio.run(evaluate())
         fillers.pop("rows")
         result["fillers"] = fillers
         result["real_speech_without_filled_pauses"] = asyncio.run(on_real_speech())
         result["real_false_starts"] = asyncio.run(on_real_false_starts())
+        result["real_meeting"] = asyncio.run(on_meeting())
     print(json.dumps(result, indent=2))
 
 

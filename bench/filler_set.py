@@ -318,6 +318,52 @@ async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
     return result
 
 
+MEETING = Path(__file__).resolve().parents[1] / "tests" / "data" / "meeting"
+MEETING_CHANNELS = "ABCD"
+
+
+def meeting_channel(letter: str) -> np.ndarray:
+    """One headset of the AMI meeting minute in tests/data/meeting (its SOURCES.md)."""
+    from audio import recording
+
+    pcm, rate = recording.decode((MEETING / f"ami_{letter}.opus").read_bytes())
+    assert rate == RATE
+    return pcm
+
+
+async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
+    """A minute of a real meeting (AMI, four headsets; verbatim transcript, no word times):
+    each headset cut into turns by the gateway's VAD, and the filled pauses Parley reports
+    in them, beside the "um"s and "uh"s of the transcript and its backchannels ("mm-hmm",
+    "mm"). With no word times, which report is which is judged by hand (docs/feedback.md)."""
+    from audio.vad import SpeechStopped, TurnDetector, VADOptions
+    from feedback.fillers import BACKCHANNELS
+    from feedback.types import normalize
+
+    stt = _stt(models_dir)
+    result: dict[str, Any] = {}
+    for letter in MEETING_CHANNELS:
+        words = [normalize(w) for w in (MEETING / f"ami_{letter}.txt").read_text().split()]
+        audio = meeting_channel(letter)
+        detector = TurnDetector(VADOptions(), 2, silero=True)
+        tail = np.zeros(2 * RATE, np.int16)
+        frames = np.concatenate([audio[: len(audio) // 320 * 320], tail]).reshape(-1, 320)
+        reported = []
+        for frame in frames:
+            for event in detector.push(frame):
+                if isinstance(event, SpeechStopped):
+                    _, found = await heard(stt, "en", event.audio)
+                    reported += [(f.text, event.audio_start_ms + f.start_ms,
+                                  event.audio_start_ms + f.end_ms, round(f.confidence, 2))
+                                 for f in found if f.kind != "lexical"]
+        result[letter] = {"um_uh": sum(w in ("um", "uh") for w in words),
+                          "mm_or_backchannel": sum(w in BACKCHANNELS or w == "mm"
+                                                   for w in words),
+                          "filled_pauses": reported}
+    await stt.aclose()
+    return result
+
+
 FALSE_START_CUTS_MS = (120, 180, 250)
 FALSE_START_WORDS = 5
 FALSE_START_GAP_MS = 300
