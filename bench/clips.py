@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,18 @@ LOCAL = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 TRUE_END_S = {"leopard_test_en_16k.wav": 5.46, "jfk_16k.wav": 10.18, "piper_en_all.wav": 17.43}
 VARIANTS = ("quiet", "room_tone", "fan_15db")
 RATE = 16_000
+
+
+def speech_stops(detector: Any, audio: np.ndarray, tail_s: float = 0.0) -> list[Any]:
+    """The utterances (`SpeechStopped`) `detector`, an `audio.vad.TurnDetector`, finds in
+    `audio` fed to it in 20 ms frames as a microphone would (a last partial frame dropped),
+    then `tail_s` of silence: the microphone stays open after the words."""
+    from audio.vad import SpeechStopped
+
+    frames = audio[: len(audio) // 320 * 320].reshape(-1, 320)
+    tail = np.zeros((round(tail_s * 50), 320), np.int16)
+    return [event for frame in np.concatenate([frames, tail]) for event in detector.push(frame)
+            if isinstance(event, SpeechStopped)]
 
 
 def load(name: str) -> np.ndarray:

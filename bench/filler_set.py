@@ -336,7 +336,8 @@ async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
     each headset cut into turns by the gateway's VAD, and the filled pauses Parley reports
     in them, beside the "um"s and "uh"s of the transcript and its backchannels ("mm-hmm",
     "mm"). With no word times, which report is which is judged by hand (docs/feedback.md)."""
-    from audio.vad import SpeechStopped, TurnDetector, VADOptions
+    from audio.vad import TurnDetector, VADOptions
+    from bench.clips import speech_stops
     from feedback.fillers import BACKCHANNELS
     from feedback.types import normalize
 
@@ -344,18 +345,13 @@ async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for letter in MEETING_CHANNELS:
         words = [normalize(w) for w in (MEETING / f"ami_{letter}.txt").read_text().split()]
-        audio = meeting_channel(letter)
         detector = TurnDetector(VADOptions(), 2, silero=True)
-        tail = np.zeros(2 * RATE, np.int16)
-        frames = np.concatenate([audio[: len(audio) // 320 * 320], tail]).reshape(-1, 320)
         reported = []
-        for frame in frames:
-            for event in detector.push(frame):
-                if isinstance(event, SpeechStopped):
-                    _, found = await heard(stt, "en", event.audio)
-                    reported += [(f.text, event.audio_start_ms + f.start_ms,
-                                  event.audio_start_ms + f.end_ms, round(f.confidence, 2))
-                                 for f in found if f.kind != "lexical"]
+        for stop in speech_stops(detector, meeting_channel(letter), tail_s=2.0):
+            _, found = await heard(stt, "en", stop.audio)
+            reported += [(f.text, stop.audio_start_ms + f.start_ms,
+                          stop.audio_start_ms + f.end_ms, round(f.confidence, 2))
+                         for f in found if f.kind != "lexical"]
         result[letter] = {"um_uh": sum(w in ("um", "uh") for w in words),
                           "mm_or_backchannel": sum(w in BACKCHANNELS or w == "mm"
                                                    for w in words),

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import itertools
 
 from bench import filler_set
+from bench.clips import speech_stops
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pace"
 RATE = 16_000
@@ -158,17 +159,14 @@ async def measure(stt: Any, audio: np.ndarray) -> dict[str, Any]:
     """The answer as the gateway hears it: one turn (the end of turn waits longer than the
     longest pause here), the VAD's voiced stretches, Whisper's words (those that start well
     after the last voiced frame dropped, as the gateway does)."""
-    from audio.vad import SpeechStopped, TurnDetector, VADOptions
+    from audio.vad import TurnDetector, VADOptions
     from feedback.acoustic import refine_voiced
     from feedback.pace import measure_pace
     from feedback.pauses import find_pauses
     from feedback.types import Span, Turn, Word
 
     detector = TurnDetector(VADOptions(silence_ms=2500, max_silence_ms=5000, speculative_ms=0))
-    frames = audio[: len(audio) // 320 * 320].reshape(-1, 320)
-    tail = np.zeros((200, 320), np.int16)  # the microphone stays open after the answer
-    stops = [e for f in np.concatenate([frames, tail]) for e in detector.push(f)
-             if isinstance(e, SpeechStopped)]
+    stops = speech_stops(detector, audio, tail_s=4.0)
     stop = stops[0]
     transcript = await stt.transcribe(stop.audio, language="en", offset_ms=stop.audio_start_ms,
                                       speech_end_ms=stop.end_ms)

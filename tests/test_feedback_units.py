@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from audio import models
 from audio.stt import FILLER_PROMPT, STTOptions, WhisperSTT
-from audio.vad import SpeechStopped, TurnDetector
+from audio.vad import TurnDetector
+from bench.clips import speech_stops
 from feedback import scores
 from feedback.analyze import analyze_turn
 from feedback.fillers import CONFIDENT, detect_fillers
@@ -413,10 +414,7 @@ def test_pace_matches_the_reference_text_within_10_percent() -> None:
 
     async def rates() -> tuple[float, float]:
         audio = np.concatenate([load_wav("piper_en_2.wav"), silence(1.0)])
-        detector = TurnDetector()
-        stops = [e for f in audio[: len(audio) // 320 * 320].reshape(-1, 320)
-                 for e in detector.push(f) if isinstance(e, SpeechStopped)]
-        [stop] = stops
+        [stop] = speech_stops(TurnDetector(), audio)
         voiced = tuple(Span(a, b) for a, b in stop.voiced)
         transcript = await stt.transcribe(stop.audio, language="en", offset_ms=stop.audio_start_ms)
         words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)

@@ -11,8 +11,9 @@ import pytest
 from audio import models
 from audio import stt as stt_module
 from audio.stt import FILLER_PROMPT, STTOptions, Transcript, WhisperSTT, Word, repeats_itself
-from audio.vad import SpeechStopped, TurnDetector, VADOptions
+from audio.vad import TurnDetector, VADOptions
 from bench import pace_truth
+from bench.clips import speech_stops
 from bench.stt_by_sentence import REFERENCES
 from bench.voice_quality import edit_distance, units
 from feedback.pace import units_in
@@ -161,9 +162,7 @@ def test_a_looping_decode_is_retried_until_it_is_clean() -> None:
     the retry with more padding spares the slow 30 s window."""
     item = next(i for i in pace_truth.load_set() if i["file"] == "pace_02.opus")
     audio = np.concatenate([pace_truth.load_audio(item), silence(1.5)])
-    detector = TurnDetector(VADOptions(), 2, silero=True)
-    stops = [e for f in audio[: len(audio) // 320 * 320].reshape(-1, 320)
-             for e in detector.push(f) if isinstance(e, SpeechStopped)]
+    stops = speech_stops(TurnDetector(VADOptions(), 2, silero=True), audio)
     stt, decodes = recording_decodes()
 
     async def transcripts() -> list[Transcript]:
