@@ -255,14 +255,14 @@ def test_a_closing_word_whisper_was_guessing_at_is_dropped(heard: list[Word], ke
     assert stt_module.without_closing_guesses(heard) == heard[:kept]
 
 
-def test_a_closing_guess_over_room_tone_is_not_counted_as_spoken() -> None:
+def test_a_closing_guess_over_room_tone_is_not_counted_as_spoken(
+        whisper: RecordingWhisper) -> None:
     """pace_01 (Piper, room tone): Whisper ended "...taught me patience." with "Yes." at
     probability 0.06, over the tail of "patience" and the room tone after it; 18 words were
     counted for 17, and the pace was 5 % high. Heard as the gateway hears it (one turn, the
     VAD's end), the answer now ends where the speaker stopped."""
     item = next(i for i in pace_truth.load_set() if i["file"] == "pace_01.opus")
-    stt = RecordingWhisper()
-    measured = asyncio.run(pace_truth.measure(stt, pace_truth.load_audio(item)))
+    measured = asyncio.run(pace_truth.measure(whisper, pace_truth.load_audio(item)))
     assert measured["text"].endswith("patience."), measured["text"]
     assert measured["words"] == units_in(" ".join(p["text"] for p in item["pieces"]), "en")
 
