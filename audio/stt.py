@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import itertools
 import re
 import time
 import wave
@@ -125,6 +126,12 @@ class STT(ABC):
 # such audio is decoded without it first.
 PROMPTED_MIN_S = 1.0
 LOOP_WORDS = 8  # a phrase repeated back to back over this many words is a decoding loop
+# Words the alignment puts at one instant have no sound under them: Whisper wrote on past
+# the audio, and its word timing found nowhere to put them. On JFK's last phrase, cut by the
+# turn detector as a user's microphone would be, tiny.en wrote "ask what you can do for your
+# country as what you can do for your country", the repeat's seven words all at 10.26 s; the
+# loop check misses it ("ask" came back as "as", so the phrase does not follow itself).
+SQUEEZED_WORDS = 3
 
 
 def _plain(word: str) -> str:
@@ -147,6 +154,17 @@ def echoes_prompt(words: list[str], prompt: str) -> bool:
     said = {_plain(w) for w in prompt.split()}
     plain = [w for w in map(_plain, words) if w]
     return bool(plain) and all(w in said for w in plain)
+
+
+def squeezed(words: list[Word]) -> bool:
+    """Whether `SQUEEZED_WORDS` or more words in a row start at the same instant: words
+    written with no audio to say them in, a decoding loop as much as a repeated phrase is."""
+    run = 1
+    for before, word in itertools.pairwise(words):
+        run = run + 1 if word.start_ms == before.start_ms else 1
+        if run >= SQUEEZED_WORDS:
+            return True
+    return False
 
 
 def unwritten_ms(audio: Int16Array, words: list[Word], offset_ms: int = 0) -> int:
@@ -350,7 +368,7 @@ class WhisperSTT(STT):
                                       round(word.probability, 4)))
         # A loop may also span segments ("I think the plan needs one more review." twice,
         # the second squeezed into the padding).
-        looped = looped or repeats_itself([w.text for w in words])
+        looped = looped or repeats_itself([w.text for w in words]) or squeezed(words)
         return (words, info.language, bool(words) and not looped,
                 log_prob / tokens if tokens else float("-inf"))
 

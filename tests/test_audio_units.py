@@ -12,7 +12,7 @@ import pytest
 from audio import models
 from audio.pcm import FrameAssembler, UnsupportedRate
 from audio.sentences import SentenceSplitter
-from audio.stt import WhisperSTT, max_new_tokens, window_frames
+from audio.stt import WhisperSTT, Word, max_new_tokens, squeezed, window_frames
 from audio.tts import EspeakTTS, PiperTTS
 from audio.turn_end import classify, is_backchannel
 from audio.vad import (
@@ -326,3 +326,14 @@ def test_the_semantic_end_of_turn(text: str, language: str, verdict: str) -> Non
 ])
 def test_what_counts_as_a_backchannel(text: str, speech_ms: int, backchannel: bool) -> None:
     assert is_backchannel(text, speech_ms) is backchannel
+
+
+def test_words_said_in_no_time_are_a_decoding_loop() -> None:
+    def word(text: str, start_ms: int, end_ms: int) -> Word:
+        return Word(text, start_ms, end_ms, 0.9)
+
+    said = [word("ask", 8140, 8660), word("what", 8660, 8940), word("country", 10160, 10260)]
+    assert not squeezed(said)
+    assert not squeezed([*said, word("as", 10260, 10260), word("what", 10260, 10260)])
+    assert squeezed([*said, word("as", 10260, 10260), word("what", 10260, 10260),
+                     word("you", 10260, 10260), word("country", 10260, 10440)])

@@ -267,6 +267,24 @@ def test_a_closing_guess_over_room_tone_is_not_counted_as_spoken(
     assert measured["words"] == units_in(" ".join(p["text"] for p in item["pieces"]), "en")
 
 
+def _jfk_turns() -> list[Any]:
+    """JFK's 11 s as the gateway's turn detector cuts them, a microphone's way."""
+    audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.5)])
+    return speech_stops(TurnDetector(VADOptions(), 2, silero=True), audio)
+
+
+def test_words_said_in_no_time_are_decoded_again(whisper: RecordingWhisper) -> None:
+    """JFK's closing phrase as a turn: without the prompt tiny.en wrote "ask what you can do
+    for your country as what you can do for your country", the repeat's seven words all at
+    10.26 s, after the audio's words. The loop check missed it ("ask" came back "as"); a
+    run of words at one instant is now a loop too, decoded again, and stored once."""
+    last = _jfk_turns()[-1]
+    transcript = asyncio.run(whisper.transcribe(last.audio, language="en",
+                                                offset_ms=last.audio_start_ms,
+                                                speech_end_ms=last.end_ms))
+    assert units(transcript.text, "en") == units("ask what you can do for your country", "en")
+
+
 @pytest.fixture(scope="module")
 def korean_whisper(models_dir: Any) -> WhisperSTT:
     return WhisperSTT({"ko": models.whisper_base(models_dir)},
