@@ -27,6 +27,9 @@ class VADOptions:
     speculative_ms: int = 200       # silence after which a transcript is started early (0: never)
     tail_ms: int = 200              # trailing silence kept in a turn's audio
     preroll_ms: int = 300           # kept before the start so first syllables survive
+    # ...and further back, up to this much more, over sound that leads into the speech (see
+    # `onset`): a short first word the VAD did not hear enough of to start the turn.
+    lookback_ms: int = 1000
     max_turn_ms: int = 30_000       # forced cut
     max_noise_flatness: float = 0.7  # a start window flatter than this is noise, not speech
     # Speech this long is a turn for sure, not a backchannel: a two-part "아, 네." holds
@@ -91,6 +94,42 @@ def spectral_flatness(frames: Int16Array) -> float:
     return float(np.median(flatness))
 
 
+# A frame is the speaker's sound, for `onset`, this far over the quiet before the turn (its
+# 10th percentile: the level `feedback.acoustic.islands` calls louder than the room) and no
+# further under the turn's first words (their 90th percentile) than a soft word is: another
+# voice the microphone picks up from across the room is ~20 dB under the speaker's own
+# (AMI's headsets, each carrying the other three).
+ONSET_OVER_FLOOR_DB = 9.0
+ONSET_UNDER_SPEECH_DB = 12.0
+ONSET_MARGIN_FRAMES = 3  # a word's first 60 ms are softer than that
+
+
+def onset(frames: list[Int16Array], preroll_start: int, max_gap: int) -> int:
+    """Where a turn's audio begins among `frames`, the audio before its start: the pre-roll
+    (from `preroll_start`), or earlier where sound that leads into it began. A short word
+    before a pause ("ask" in JFK's "ask not", AMI's "Right, I was thinking") is heard by
+    webrtcvad and Silero together for only 60 ms, too little to start the turn; the turn
+    then starts on the words after it, and its 300 ms pre-roll began just after that word,
+    or inside it, so the word was lost from the record. Sound as loud as the speaker's
+    (`ONSET_*`) that ends less than `max_gap` frames before the next sound kept (a pause the
+    turn would not have ended on) belongs to the turn; a few frames before it are kept for
+    the word's soft start."""
+    if preroll_start <= 0:
+        return 0
+    x = np.stack(frames).astype(np.float64)
+    levels = 10 * np.log10(np.mean(x * x, axis=1) + 1.0)
+    loud = levels > max(np.percentile(levels, 10) + ONSET_OVER_FLOOR_DB,
+                        np.percentile(levels[preroll_start:], 90) - ONSET_UNDER_SPEECH_DB)
+    after = np.flatnonzero(loud[preroll_start:])
+    start = preroll_start + int(after[0]) if len(after) else len(frames)
+    for i in range(preroll_start - 1, -1, -1):
+        if loud[i]:
+            start = i
+        elif start - i >= max_gap:
+            break
+    return max(0, start - ONSET_MARGIN_FRAMES) if start < preroll_start else preroll_start
+
+
 class Endpointer:
     """The turn state machine over (frame, voiced) pairs."""
 
@@ -107,8 +146,9 @@ class Endpointer:
         self._tail_frames = min(o.frames(o.tail_ms), self._silence_frames,
                                 self._speculative_frames or self._silence_frames)
         self._max_frames = o.frames(o.max_turn_ms)
+        self._preroll_frames = o.frames(o.preroll_ms) + self._window_frames
         self._ring: deque[tuple[Int16Array, bool]] = deque(
-            maxlen=o.frames(o.preroll_ms) + self._window_frames)
+            maxlen=self._preroll_frames + o.frames(o.lookback_ms))
         self._voiced_in_window = 0
         self._noise_cooldown = 0
         self._frame_index = 0
@@ -172,9 +212,12 @@ class Endpointer:
             return []
         first_voiced = next(i for i, (_, v) in enumerate(recent) if v)
         self._start_ms = self._ms(index - (len(recent) - 1) + first_voiced)
-        self._utterance = [f for f, _ in ring]
-        self._flags = [v for _, v in ring]
-        self._audio_start_ms = self._ms(index + 1 - len(ring))
+        kept = list(ring)
+        kept = kept[onset([f for f, _ in kept], max(0, len(kept) - self._preroll_frames),
+                          self._silence_frames):]
+        self._utterance = [f for f, _ in kept]
+        self._flags = [v for _, v in kept]
+        self._audio_start_ms = self._ms(index + 1 - len(kept))
         self._last_voiced = len(self._utterance) - 1
         self._speaking, self._silent_run, self._paused = True, 0, False
         self._speech_frames = 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audio import models
 from audio.pcm import FrameAssembler, UnsupportedRate
@@ -24,6 +26,7 @@ from audio.vad import (
     SpeechStopped,
     TurnDetector,
     VADOptions,
+    onset,
 )
 from tests.audio_support import load_wav, resample, silence
 
@@ -328,6 +331,29 @@ def test_what_counts_as_a_backchannel(text: str, speech_ms: int, backchannel: bo
     assert is_backchannel(text, speech_ms) is backchannel
 
 
+def test_sound_leading_into_a_turn_is_kept_before_its_pre_roll() -> None:
+    """`onset`: a short word the VAD let pass before the words that started the turn is
+    kept, when it ends within the turn's own pause of what follows; a sound further back
+    is not, and a quiet pre-roll stays as it was."""
+    quiet = np.full(FRAME, 30, np.int16) * np.resize([1, -1], FRAME).astype(np.int16)
+    loud = (np.sin(np.arange(FRAME) * 0.3) * 8000).astype(np.int16)
+
+    def frames(*runs: tuple[np.ndarray, int]) -> list[np.ndarray]:
+        return [frame for frame, count in runs for _ in range(count)]
+
+    # 20 quiet, a 300 ms word, 100 ms quiet, then the pre-roll: 300 ms quiet, then speech.
+    leading = frames((quiet, 20), (loud, 15), (quiet, 5), (quiet, 15), (loud, 10))
+    assert onset(leading, 40, max_gap=25) == 20 - 3
+    # The same word a whole pause (500 ms) before the speech: a turn of its own.
+    apart = frames((quiet, 20), (loud, 15), (quiet, 10), (quiet, 15), (loud, 10))
+    assert onset(apart, 45, max_gap=25) == 45
+    # A word running on into the pre-roll (the pre-roll began inside it).
+    inside = frames((quiet, 30), (loud, 20), (quiet, 5), (loud, 10))
+    assert onset(inside, 40, max_gap=25) == 30 - 3
+    assert onset(frames((quiet, 60), (loud, 10)), 40, max_gap=25) == 40
+    assert onset(frames((quiet, 10), (loud, 10)), 0, max_gap=25) == 0
+
+
 def test_words_said_in_no_time_are_a_decoding_loop() -> None:
     def word(text: str, start_ms: int, end_ms: int) -> Word:
         return Word(text, start_ms, end_ms, 0.9)
@@ -337,3 +363,31 @@ def test_words_said_in_no_time_are_a_decoding_loop() -> None:
     assert not squeezed([*said, word("as", 10260, 10260), word("what", 10260, 10260)])
     assert squeezed([*said, word("as", 10260, 10260), word("what", 10260, 10260),
                      word("you", 10260, 10260), word("country", 10260, 10440)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 40, 400, 4000]), st.booleans(),
+                          st.integers(1, 40)), min_size=1, max_size=30))
+def test_a_turn_never_takes_audio_another_turn_holds(
+        runs: list[tuple[int, bool, int]]) -> None:
+    """Any sequence of loud and quiet, voiced and unvoiced frames: each turn's audio starts
+    where the stream had it (its samples are the stream's), after the audio of the turn
+    before, and no further back than the pre-roll, the start window and the look-back."""
+    options = VADOptions()
+    endpointer = Endpointer(options)
+    stream: list[np.ndarray] = []
+    stops: list[SpeechStopped] = []
+    for amplitude, voiced, count in runs:
+        for _ in range(count):
+            frame = (tone(0.02) * (amplitude / 32767)).astype(np.int16)
+            stream.append(frame)
+            stops += [e for e in endpointer.push(frame, voiced) if isinstance(e, SpeechStopped)]
+    samples = np.concatenate(stream)
+    reach = options.preroll_ms + options.start_window_ms + options.lookback_ms
+    end_before = 0
+    for stop in stops:
+        first = stop.audio_start_ms * 16
+        assert np.array_equal(stop.audio, samples[first:first + len(stop.audio)])
+        assert stop.audio_start_ms >= end_before
+        assert stop.start_ms - stop.audio_start_ms <= reach
+        end_before = stop.audio_start_ms + len(stop.audio) // 16

@@ -152,9 +152,10 @@ def test_a_real_meeting_minute(models_dir: Any) -> None:
     them. Its transcript has four "um"/"uh" (two in A, two in B) and five backchannels
     ("Mm-hmm", "Mm"; none of them a hesitation). Measured: B's closing "um" (29.3 s) found;
     A's two "uh"s (50-100 ms each, never voiced enough for the VAD) and B's "Um." (written
-    "And...") missed; in A, two sounds of words Whisper did not write ("Right,", "yeah")
-    read as filled pauses. No backchannel is reported: D's "Mm-hmm", written "Mm" "-hmm.",
-    was an "mm" until the two halves were read as one word."""
+    "And...") missed; in A, the sounds of two words read as filled pauses ("yeah", written
+    "and" at 0.21; "Right,", the first word of its turn, judged as an opener is). No
+    backchannel is reported: D's "Mm-hmm", written "Mm" "-hmm.", was an "mm" until the two
+    halves were read as one word."""
     meeting = asyncio.run(filler_set.on_meeting(models_dir))
     assert [meeting[c]["um_uh"] for c in "ABCD"] == [2, 2, 0, 0]
     assert [meeting[c]["mm_or_backchannel"] for c in "ABCD"] == [1, 0, 1, 3]

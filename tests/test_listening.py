@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -271,6 +272,18 @@ def _jfk_turns() -> list[Any]:
     """JFK's 11 s as the gateway's turn detector cuts them, a microphone's way."""
     audio = np.concatenate([load_wav("jfk_16k.wav"), silence(1.5)])
     return speech_stops(TurnDetector(VADOptions(), 2, silero=True), audio)
+
+
+def test_a_short_word_before_the_words_that_start_a_turn_is_kept() -> None:
+    """JFK's "ask" (3.28-3.62 s, then 400 ms before "not"): webrtcvad and Silero agree on
+    only 60 ms of it, too little to start a turn, so the turn started on "not" and its
+    pre-roll began at 3.68 s, after the word: "ask" was in no turn's audio, and the record
+    read "Not". The sound that leads into a turn now comes with it."""
+    turns = _jfk_turns()
+    ask_not = next(t for t in turns if t.start_ms <= 4100 <= t.end_ms)
+    assert ask_not.audio_start_ms <= 3280 - 40
+    assert all(t.audio_start_ms >= before.audio_start_ms + len(before.audio) // 16
+               for before, t in itertools.pairwise(turns))  # no audio in two turns
 
 
 def test_words_said_in_no_time_are_decoded_again(whisper: RecordingWhisper) -> None:
