@@ -61,3 +61,10 @@ class FrameAssembler:
 def to_float32(samples: Int16Array) -> np.ndarray:
     """int16 PCM -> float32 in [-1, 1), as Whisper wants it."""
     return samples.astype(np.float32) / 32768.0
+
+
+def frame_levels_db(frames: np.ndarray) -> np.ndarray:
+    """The level of each row of int16 `frames` (n, samples), in dB over one unit of power:
+    ~0 for digital silence, ~90 at full scale."""
+    x = frames.astype(np.float64)
+    return 10 * np.log10(np.mean(x * x, axis=1) + 1.0)  # type: ignore[no-any-return]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from audio.admission import Admission, EngineBusy
-from audio.pcm import to_float32
+from audio.pcm import frame_levels_db, to_float32
 from audio.repeats import repeated_runs
 from audio.types import PIPELINE_RATE, Int16Array
 
@@ -175,8 +175,7 @@ def unwritten_ms(audio: Int16Array, words: list[Word], offset_ms: int = 0) -> in
     n = len(audio) // frame
     if n == 0:
         return 0
-    power = (audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1)
-    level = 10 * np.log10(power + 1.0)
+    level = frame_levels_db(audio[: n * frame].reshape(n, frame))
     loud = level >= np.percentile(level, 95) - LOUD_WITHIN_DB
     written = np.zeros(n, dtype=bool)
     for word in words:

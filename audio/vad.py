@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import webrtcvad
 
+from audio.pcm import frame_levels_db
 from audio.silero import SileroGate
 from audio.types import PIPELINE_RATE, Int16Array
 
@@ -116,8 +117,7 @@ def onset(frames: list[Int16Array], preroll_start: int, max_gap: int) -> int:
     the word's soft start."""
     if preroll_start <= 0:
         return 0
-    x = np.stack(frames).astype(np.float64)
-    levels = 10 * np.log10(np.mean(x * x, axis=1) + 1.0)
+    levels = frame_levels_db(np.stack(frames))
     loud = levels > max(np.percentile(levels, 10) + ONSET_OVER_FLOOR_DB,
                         np.percentile(levels[preroll_start:], 90) - ONSET_UNDER_SPEECH_DB)
     after = np.flatnonzero(loud[preroll_start:])
