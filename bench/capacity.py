@@ -99,7 +99,7 @@ async def voice_session(base: str, audio: np.ndarray, repeats: int = 2) -> list[
 
 def voice_capacity(base: ServerProcess, max_sessions: int) -> dict[str, Any]:
     audio = load(CLIP)
-    levels = []
+    levels: list[dict[str, Any]] = []
     for k in range(1, max_sessions + 1):
         cpu_before, wall_before = cpu_seconds(base.pid), time.monotonic()
 

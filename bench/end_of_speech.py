@@ -15,6 +15,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,7 +40,7 @@ def main() -> int:
     for name in TRUE_END_S:
         for kind in VARIANTS:
             audio, end_s = variant(name, kind)
-            row = {"clip": name, "variant": kind}
+            row: dict[str, Any] = {"clip": name, "variant": kind}
             for label, silero in (("webrtcvad", False), ("webrtcvad+silero", True)):
                 end = detected_end_ms(audio, round(end_s * 1000), silero=silero)
                 row[label] = None if end is None else end - round(end_s * 1000)

@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,14 +71,17 @@ def main() -> None:
     if "--speed" not in sys.argv:
         import asyncio
 
-        from bench.filler_set import evaluate, on_meeting, on_real_false_starts, on_real_speech
+        from bench import filler_set
 
-        fillers = asyncio.run(evaluate())
-        fillers.pop("rows")
-        result["fillers"] = fillers
-        result["real_speech_without_filled_pauses"] = asyncio.run(on_real_speech())
-        result["real_false_starts"] = asyncio.run(on_real_false_starts())
-        result["real_meeting"] = asyncio.run(on_meeting())
+        async def on_speech(stt: Any) -> dict[str, Any]:
+            fillers = await filler_set.evaluate(stt)
+            fillers.pop("rows")
+            return {"fillers": fillers,
+                    "real_speech_without_filled_pauses": await filler_set.on_real_speech(stt),
+                    "real_false_starts": await filler_set.on_real_false_starts(stt),
+                    "real_meeting": await filler_set.on_meeting(stt)}
+
+        result.update(asyncio.run(filler_set.with_recogniser(on_speech)))
     print(json.dumps(result, indent=2))
 
 

@@ -36,8 +36,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -54,6 +55,8 @@ PER_LANGUAGE = 128
 # the TTS's own 140-420 ms fillers, steady and short, and a model fitted on those alone
 # called a real 740 ms "um" p 0.09 (docs/feedback.md).
 DRAWN_OUT_FROM = 96
+T = TypeVar("T")
+
 TOLERANCE_MS = 150
 
 PHRASES = {
@@ -268,15 +271,26 @@ def load_audio(item: dict[str, Any], directory: Path = DATA) -> np.ndarray:
     return np.clip(clip, -32768, 32767).astype(np.int16)
 
 
-def _stt(models_dir: Path | None = None) -> Any:
+def recogniser(models_dir: Path | None = None) -> Any:
     """The recogniser the gateway uses: tiny.en for English, base for Korean, beam 1, with
-    the disfluent prompt that keeps more fillers."""
+    the disfluent prompt that keeps more fillers. Each model loads on its first use; the
+    caller closes it (`aclose`), so one recogniser serves every measure below."""
     from audio import models
     from audio.stt import FILLER_PROMPT, STTOptions, WhisperSTT
 
     base = models.whisper_base(models_dir or Path.home() / ".cache" / "parley")
     return WhisperSTT({"en": models.whisper_tiny_en(), "ko": base, "auto": base},
                       options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=30))
+
+
+async def with_recogniser(measure: Callable[[Any], Awaitable[T]],
+                          models_dir: Path | None = None) -> T:
+    """`measure(stt)` with a recogniser of its own, closed after."""
+    stt = recogniser(models_dir)
+    try:
+        return await measure(stt)
+    finally:
+        await stt.aclose()
 
 
 async def detect(stt: Any, item: dict[str, Any], audio: np.ndarray) -> list[Any]:
@@ -304,17 +318,15 @@ REAL_WITHOUT_FILLED_PAUSES = {"jfk_16k.wav": "en", "leopard_test_en_16k.wav": "e
                               "licence_en_16k.wav": "en", "leopard_test_ko_16k.wav": "ko"}
 
 
-async def on_real_speech(models_dir: Path | None = None) -> dict[str, Any]:
+async def on_real_speech(stt: Any) -> dict[str, Any]:
     """The filled pauses (written or heard) Parley reports on each of those recordings,
     which should be none, and how many words it heard there."""
-    stt = _stt(models_dir)
     result: dict[str, Any] = {}
     for name, language in REAL_WITHOUT_FILLED_PAUSES.items():
         turn, found = await heard(stt, language, load_clip(name))
         result[name] = {"words": len(turn.words),
                         "filled_pauses": [(f.text, f.start_ms, f.end_ms, f.confidence)
                                           for f in found if f.kind != "lexical"]}
-    await stt.aclose()
     return result
 
 
@@ -331,7 +343,7 @@ def meeting_channel(letter: str) -> np.ndarray:
     return pcm
 
 
-async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
+async def on_meeting(stt: Any) -> dict[str, Any]:
     """A minute of a real meeting (AMI, four headsets; verbatim transcript, no word times):
     each headset cut into turns by the gateway's VAD, and the filled pauses Parley reports
     in them, beside the "um"s and "uh"s of the transcript and its backchannels ("mm-hmm",
@@ -341,7 +353,6 @@ async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
     from feedback.fillers import BACKCHANNELS
     from feedback.types import normalize
 
-    stt = _stt(models_dir)
     result: dict[str, Any] = {}
     for letter in MEETING_CHANNELS:
         words = [normalize(w) for w in (MEETING / f"ami_{letter}.txt").read_text().split()]
@@ -356,7 +367,6 @@ async def on_meeting(models_dir: Path | None = None) -> dict[str, Any]:
                           "mm_or_backchannel": sum(w in BACKCHANNELS or w == "mm"
                                                    for w in words),
                           "filled_pauses": reported}
-    await stt.aclose()
     return result
 
 
@@ -375,12 +385,11 @@ def false_start(audio: np.ndarray, start_ms: int, cut_ms: int) -> np.ndarray:
     return np.concatenate([audio[:at], piece.astype(np.int16), pause, audio[at:]])
 
 
-async def on_real_false_starts(models_dir: Path | None = None) -> dict[str, Any]:
+async def on_real_false_starts(stt: Any) -> dict[str, Any]:
     """Cut-off words in real speech, which are not fillers: in each recording above, each
     of its first five words of 200 ms or more (where Whisper puts them on the clean
     recording) begun and cut off after 120, 180 or 250 ms, then said again. Every filled
     pause Parley reports in these is a false one."""
-    stt = _stt(models_dir)
     mixes, reported = 0, []
     for name, language in REAL_WITHOUT_FILLED_PAUSES.items():
         audio = load_clip(name)
@@ -392,7 +401,6 @@ async def on_real_false_starts(models_dir: Path | None = None) -> dict[str, Any]
                 mixes += 1
                 reported += [(name, start_ms, cut_ms, f.start_ms, f.end_ms, round(f.confidence, 2))
                              for f in found if f.kind != "lexical"]
-    await stt.aclose()
     return {"mixes": mixes, "false_filled_pauses": len(reported), "reported": reported}
 
 
@@ -413,16 +421,13 @@ def score(item: dict[str, Any], found: list[Any]) -> dict[str, int]:
     return {"hits": hits, "misses": len(truth) - hits, "false": used.count(False)}
 
 
-async def evaluate(items: list[dict[str, Any]] | None = None,
-                   models_dir: Path | None = None) -> dict[str, Any]:
-    stt = _stt(models_dir)
+async def evaluate(stt: Any, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rows = []
     for item in items or load_set():
         found = await detect(stt, item, load_audio(item))
         rows.append({**score(item, found), "language": item["language"], "split": item["split"],
                      "file": item["file"],
                      "found": [(f.text, f.start_ms, f.kind, f.confidence) for f in found]})
-    await stt.aclose()
     return summarise(rows)
 
 
@@ -443,9 +448,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-async def candidates() -> list[tuple[Any, ...]]:
+async def candidates(stt: Any) -> list[tuple[Any, ...]]:
     """Every unclaimed stretch in the set, labelled: (features, is a filler, what it is)."""
-    stt = _stt()
     out = []
     for item in load_set():
         turn, _ = await heard(stt, item["language"], load_audio(item))
@@ -459,7 +463,6 @@ async def candidates() -> list[tuple[Any, ...]]:
             is_filler = any(p["kind"] == "filler" and h.start_ms < p["end_ms"]
                             and h.end_ms > p["start_ms"] for p in item["pieces"])
             out.append((h.features, is_filler, what, item["split"], item["language"]))
-    await stt.aclose()
     return out  # type: ignore[return-value]
 
 
@@ -492,13 +495,13 @@ def main() -> None:
     if command == "build":
         asyncio.run(build())
     elif command == "fit":
-        rows = asyncio.run(candidates())
+        rows = asyncio.run(with_recogniser(candidates))
         print(json.dumps(fit(rows), indent=1))
         for features, is_filler, what, split, language in sorted(rows, key=lambda r: r[1:3]):
             print(language, split, "FILLER" if is_filler else "other ", f"{what:12s}",
                   {k: round(v, 2) for k, v in features.items()})
     else:
-        result = asyncio.run(evaluate())
+        result = asyncio.run(with_recogniser(evaluate))
         if "--rows" not in sys.argv:
             result.pop("rows")
         print(json.dumps(result, indent=1, ensure_ascii=False))

@@ -205,11 +205,9 @@ def compare(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
             "pauses": pause_errors, "extra_pauses": extra}
 
 
-async def evaluate(models_dir: Path | None = None) -> dict[str, Any]:
-    stt = filler_set._stt(models_dir)
+async def evaluate(stt: Any) -> dict[str, Any]:
     rows = [compare(item, await measure(stt, load_audio(item))) for item in load_set()]
     recorded = await on_forced_alignments(stt)
-    await stt.aclose()
     pace_errors = [abs(r["pace_error"]) for r in rows]
     time_errors = [abs(r["speaking_ms"][1] - r["speaking_ms"][0]) / r["speaking_ms"][0]
                    for r in rows]
@@ -248,7 +246,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "build":
         asyncio.run(build())
         return
-    result = asyncio.run(evaluate())
+    result = asyncio.run(filler_set.with_recogniser(evaluate))
     if "--rows" not in sys.argv:
         result.pop("rows")
     print(json.dumps(result, indent=1))

@@ -65,7 +65,7 @@ async def measure(name: str, tts: TTS, stt: WhisperSTT, sentences: list[str],
     first_audio_ms, heard = [], []
     for sentence in sentences:
         started = time.perf_counter()
-        chunks = []
+        chunks: list[bytes] = []
         async for chunk in tts.synthesize(sentence):
             if not chunks:
                 first_audio_ms.append((time.perf_counter() - started) * 1000)

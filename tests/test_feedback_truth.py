@@ -12,6 +12,7 @@ where it does not yet meet them (fillers 0.9/0.9; pace within 5 % on every answe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,17 @@ FLOORS = {"en": (0.88, 0.87), "ko": (0.88, 0.89)}  # held-out recall, precision
 
 
 @pytest.fixture(scope="module")
-def held_out(models_dir: Any) -> dict[str, Any]:
+def stt(models_dir: Any) -> Iterator[Any]:
+    """One recogniser, as the gateway has, for every measure in this module."""
+    recogniser = filler_set.recogniser(models_dir)
+    yield recogniser
+    asyncio.run(recogniser.aclose())
+
+
+@pytest.fixture(scope="module")
+def held_out(stt: Any) -> dict[str, Any]:
     items = [i for i in filler_set.load_set() if i["split"] == "test"]
-    return asyncio.run(filler_set.evaluate(items, models_dir))
+    return asyncio.run(filler_set.evaluate(stt, items))
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
@@ -121,8 +130,8 @@ def test_which_stretch_a_word_claims_and_that_a_written_um_claims_none() -> None
 
 
 @pytest.fixture(scope="module")
-def real_speech(models_dir: Any) -> dict[str, Any]:
-    return asyncio.run(filler_set.on_real_speech(models_dir))
+def real_speech(stt: Any) -> dict[str, Any]:
+    return asyncio.run(filler_set.on_real_speech(stt))
 
 
 @pytest.mark.parametrize("clip", filler_set.REAL_WITHOUT_FILLED_PAUSES)
@@ -137,17 +146,17 @@ def test_real_speech_without_filled_pauses_gets_none(real_speech: dict[str, Any]
     assert real_speech[clip]["filled_pauses"] == [], real_speech[clip]
 
 
-def test_cut_off_words_in_real_speech_are_rarely_called_fillers(models_dir: Any) -> None:
+def test_cut_off_words_in_real_speech_are_rarely_called_fillers(stt: Any) -> None:
     """Real false starts (a word begun, cut off, said again) in the same recordings: a
     cut-off word is not a filler. Measured 4 filled pauses in 60 mixes, all in JFK's 1961
     recording; 15 while a word Whisper was 0.25-0.4 sure of claimed no sound (its "ask" read
     as an "um")."""
-    result = asyncio.run(filler_set.on_real_false_starts(models_dir))
+    result = asyncio.run(filler_set.on_real_false_starts(stt))
     assert result["mixes"] == 60
     assert result["false_filled_pauses"] <= 8, result["reported"]
 
 
-def test_a_real_meeting_minute(models_dir: Any) -> None:
+def test_a_real_meeting_minute(stt: Any) -> None:
     """A minute of an AMI meeting, four headsets, heard turn by turn as the gateway hears
     them. Its transcript has four "um"/"uh" (two in A, two in B) and five backchannels
     ("Mm-hmm", "Mm"; none of them a hesitation). Measured: B's closing "um" (29.3 s) found;
@@ -156,7 +165,7 @@ def test_a_real_meeting_minute(models_dir: Any) -> None:
     "and" at 0.21; "Right,", the first word of its turn, judged as an opener is). No
     backchannel is reported: D's "Mm-hmm", written "Mm" "-hmm.", was an "mm" until the two
     halves were read as one word."""
-    meeting = asyncio.run(filler_set.on_meeting(models_dir))
+    meeting = asyncio.run(filler_set.on_meeting(stt))
     assert [meeting[c]["um_uh"] for c in "ABCD"] == [2, 2, 0, 0]
     assert [meeting[c]["mm_or_backchannel"] for c in "ABCD"] == [1, 0, 1, 3]
     assert meeting["C"]["filled_pauses"] == [] and meeting["D"]["filled_pauses"] == [], meeting
@@ -166,8 +175,8 @@ def test_a_real_meeting_minute(models_dir: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def pace_and_pauses(models_dir: Any) -> dict[str, Any]:
-    return asyncio.run(pace_truth.evaluate(models_dir))
+def pace_and_pauses(stt: Any) -> dict[str, Any]:
+    return asyncio.run(pace_truth.evaluate(stt))
 
 
 def test_pauses_are_where_the_silences_were(pace_and_pauses: dict[str, Any]) -> None:

@@ -43,11 +43,10 @@ def whisper() -> RecordingWhisper:
     return RecordingWhisper()
 
 
-async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool,
-                 live: bool = False, clip: Any = None) -> list[Transcript]:
-    """The final transcripts of the clip `name` (or its audio `clip`), pushed as fast as it
-    goes (the semantic end of turn off: utterances end after VAD_SILENCE_MS) or `live`, as a
-    microphone sends it."""
+async def _heard(stt: RecordingWhisper, audio: np.ndarray, by_sentence: bool,
+                 live: bool = False) -> list[Transcript]:
+    """The final transcripts of `audio`, pushed as fast as it goes (the semantic end of
+    turn off: utterances end after VAD_SILENCE_MS) or `live`, as a microphone sends it."""
     finals: list[Transcript] = []
 
     async def post(message: Message) -> None:
@@ -56,8 +55,7 @@ async def _heard(stt: RecordingWhisper, name: str, by_sentence: bool,
 
     listening = Listening(isolated_settings(stt_by_sentence=by_sentence,
                                             semantic_turn_end=live), stt, None, "en", post)
-    audio = np.concatenate([load_wav(name) if clip is None else clip,
-                            silence(1.5 if not live else 3.0)])
+    audio = np.concatenate([audio, silence(1.5 if not live else 3.0)])
     loop = asyncio.get_running_loop()
     started = loop.time()
     for index, frame in enumerate(audio[: len(audio) // 320 * 320].reshape(-1, 320)):
@@ -76,9 +74,10 @@ def test_a_long_answer_is_transcribed_sentence_by_sentence(whisper: RecordingWhi
     between CPUs: CTranslate2's kernels are Intel MKL's on Intel, oneDNN's elsewhere)."""
     reference = units(REFERENCES["piper_en_all.wav"], "en")
     whisper.seconds.clear()
-    [by_sentence] = asyncio.run(_heard(whisper, "piper_en_all.wav", True))
+    answer = load_wav("piper_en_all.wav")
+    [by_sentence] = asyncio.run(_heard(whisper, answer, True))
     last_decode_s = whisper.seconds[-1]
-    [whole] = asyncio.run(_heard(whisper, "piper_en_all.wav", False))
+    [whole] = asyncio.run(_heard(whisper, answer, False))
     assert whole.end_ms - whole.start_ms > 15_000
     assert last_decode_s < 8.0  # the last sentence (and a pause), not the 17 s answer
     assert by_sentence.start_ms == whole.start_ms
@@ -104,7 +103,7 @@ def test_a_long_answer_with_short_pauses_between_sentences_is_one_turn(
     cut = slice(5000 * 16, 5080 * 16)
     assert np.abs(audio[cut]).max() < 100  # silence
     clip = np.concatenate([audio[:cut.start], audio[cut.stop:]])
-    finals = asyncio.run(_heard(whisper, "piper_en_all.wav", True, live=True, clip=clip))
+    finals = asyncio.run(_heard(whisper, clip, True, live=True))
     assert len(finals) == 1 and finals[0].text.rstrip(".").endswith("every day")
 
 
