@@ -24,7 +24,7 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	bash scripts/ensure-debian-packages.sh
 	$(BIN)/ruff check .
-	$(BIN)/mypy gateway audio feedback scenarios bench
+	$(BIN)/mypy gateway audio feedback scenarios bench tests
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test-deps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,10 +42,11 @@ def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
 
 
 def run(endpointer: Endpointer, pattern: list[tuple[bool, int]], *,
-        confirmed: bool = False) -> list[object]:
+        confirmed: bool = False) -> list[Any]:
     """Feed (voiced, frame count) runs; voiced frames carry a buzz, unvoiced ones silence.
-    `SpeechConfirmed` is left out unless asked for."""
-    events: list[object] = []
+    `SpeechConfirmed` is left out unless asked for. (Any: each test reads the fields of the
+    event kinds it expects where it expects them.)"""
+    events: list[Any] = []
     buzz = tone(0.02)
     quiet = np.zeros(FRAME, dtype=np.int16)
     for voiced, count in pattern:

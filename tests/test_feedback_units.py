@@ -24,7 +24,7 @@ from feedback.pace import measure_pace, units_in
 from feedback.politeness import english_politeness, speech_level
 from feedback.report import ReportTurn, build_report
 from feedback.report_html import render_html
-from feedback.types import Expectations, Hesitation, Span, Turn, Word
+from feedback.types import Expectations, Hesitation, Language, Span, Turn, Word
 from tests.audio_support import load_wav, references, silence
 
 COUNSELING = Expectations(register_ko=("haeyo", "hasipsio", "hae"), penalize_pauses=False,
@@ -33,7 +33,7 @@ COUNSELING = Expectations(register_ko=("haeyo", "hasipsio", "hae"), penalize_pau
 INTERVIEW = Expectations(register_ko=("hasipsio", "haeyo"), hedges_matter=True)
 
 
-def fillers_in(text: str, language: str = "en") -> list[str]:
+def fillers_in(text: str, language: Language = "en") -> list[str]:
     return [f.text for f in detect_fillers(Turn.from_text(text, language)).fillers]
 
 
@@ -57,7 +57,7 @@ def test_fillers_in_the_reference_texts() -> None:
     ("으... 그러니까 제가 맡았어요.", ["으", "그러니까"]),  # the issue's 음, 어, 으, 그, 저
 ])
 def test_content_words_and_backchannels_are_not_fillers(text: str, expected: list[str]) -> None:
-    language = "ko" if re.search(r"[가-힣]", text) else "en"
+    language: Language = "ko" if re.search(r"[가-힣]", text) else "en"
     assert fillers_in(text, language) == expected
 
 
@@ -164,11 +164,11 @@ def test_a_written_um_timed_far_from_its_sound_is_the_stretch_between_its_neighb
     # The word before may be timed to end a little into the filler's sound (evaluation set,
     # en_33: "Sunday," ended 10 ms into the "Um." after it, and Whisper timed its "um..."
     # 500 ms late): a stretch mostly between the neighbours is still the filler's place.
-    words = (Word("a", 5940, 6060, 0.99), Word("Sunday,", 6060, 6560, 0.99),
-             Word("um...", 7400, 7720, 0.61), Word("The", 7720, 7720, 0.87),
-             Word("budget", 7720, 7820, 0.43))
+    sunday = (Word("a", 5940, 6060, 0.99), Word("Sunday,", 6060, 6560, 0.99),
+              Word("um...", 7400, 7720, 0.61), Word("The", 7720, 7720, 0.87),
+              Word("budget", 7720, 7820, 0.43))
     um = Hesitation(6550, 6900, 0.92)
-    found = detect_fillers(Turn(words, "en", source="voice", hesitations=(um,))).fillers
+    found = detect_fillers(Turn(sunday, "en", source="voice", hesitations=(um,))).fillers
     assert [(f.text, f.kind, f.start_ms) for f in found] == [("um", "filled_pause", 6550)]
 
 
@@ -250,7 +250,7 @@ _TOKENS = ["um,", "uh...", "음...", "어", "으?", "저,", "그...", "like", "s
        language=st.sampled_from(["en", "ko"]))
 def test_the_sound_never_invents_or_doubles_fillers(
         words: list[tuple[str, int, int, float]], stretches: list[tuple[int, int, float]],
-        language: str) -> None:
+        language: Language) -> None:
     """Whatever the recogniser wrote and wherever the stretches of voice fall: every filler
     found is a written one or a confident stretch; a stretch is the sound of one filler at
     most; and without the audio's evidence the written fillers stand as they are."""

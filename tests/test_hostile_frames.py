@@ -29,6 +29,8 @@ EXAMPLES = 200
 SENTINEL = json.dumps({"type": "sync_sentinel"})
 EMOTIONS = ["happy", "sad", "angry", "anxious", "neutral", "surprised", "disgusted", "fearful"]
 ASYNC_CODES = {"stt_unavailable", "not_speech", "stt_budget_exceeded"}  # from earlier audio
+KNOWN_TYPES = {"request_ai_response", "emotion_update", "vad_metrics", "audio_config",
+               "interrupt", "session_start", "session_end"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -93,10 +95,6 @@ invalid = st.one_of(
     st.builds(lambda r: (_frame("audio_config", {"sample_rate": r}), True),
               st.integers().filter(lambda r: r not in (8000, 16000, 24000, 32000, 44100, 48000))),
 )
-KNOWN_TYPES = {"request_ai_response", "emotion_update", "vad_metrics", "audio_config",
-               "interrupt", "session_start", "session_end"}
-
-
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)

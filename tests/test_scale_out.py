@@ -42,7 +42,7 @@ async def test_a_killed_process_loses_no_turn(cluster: Cluster) -> None:
         await send(ws, "emotion_update", emotion="anxious")  # state that must move with it
         cluster.llm.script = Script(chunks=[f"part {i}. " for i in range(20)], delay_s=0.2)
         await send(ws, "request_ai_response", message="my second words")
-        received = []
+        received: list[str] = []
         while len(received) < 3:
             event = await next_event(ws)
             if event["type"] == "ai_stream_chunk":

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from gateway.auth import mint_token
 from gateway.storage.embedded import EmbeddedPostgres
@@ -31,13 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "a-secret-for-the-security-tests-0123456789"
 
 
+def _protocols(token: str | None = None) -> list[Subprotocol]:
+    """What the page offers: Parley's subprotocol, then its bearer token where it has one."""
+    return [Subprotocol(name) for name in ["parley.v1"] + ([f"bearer.{token}"] if token else [])]
+
+
 def _tokens() -> dict[str, str | None]:
     now = int(time.time())
     return {
         "no_token": None,
         "bad_signature": mint_token("another-secret-that-is-long-enough-000", "alice"),
-        "alg_none": jwt.encode({"sub": "alice", "iat": now, "exp": now + 600}, None,
-                               algorithm="none"),
+        "alg_none": jwt.encode({"sub": "alice", "iat": now, "exp": now + 600}, "",
+                               algorithm="none"),  # "none" takes no key: "" is read as None
         "expired": mint_token(SECRET, "alice", ttl_s=-600),
         "no_exp": jwt.encode({"sub": "alice", "iat": now}, SECRET, algorithm="HS256"),
     }
@@ -70,14 +76,13 @@ async def test_every_route_refuses_a_bad_token(gateway, case) -> None:
     for method, path in ROUTES:
         response = httpx.request(method, base + path.format(sid=sid), headers=headers, json={})
         assert response.status_code == 401, (method, path, response.status_code)
-    protocols = ["parley.v1", f"bearer.{token}"] if token else ["parley.v1"]
-    assert await _close_code(ws_url(base, sid), subprotocols=protocols) == 4401
+    assert await _close_code(ws_url(base, sid), subprotocols=_protocols(token)) == 4401
 
 
 async def test_another_users_token_and_a_non_admin(gateway) -> None:
     base, sid = gateway(jwt_secret_key=SECRET), f"sec-{uuid.uuid4().hex[:8]}"
     alice, bob = mint_token(SECRET, "alice"), mint_token(SECRET, "bob")
-    async with connect(ws_url(base, sid), subprotocols=["parley.v1", f"bearer.{alice}"]) as ws:
+    async with connect(ws_url(base, sid), subprotocols=_protocols(alice)) as ws:
         assert ws.subprotocol == "parley.v1"  # the token is never echoed
         assert (await ask(ws, "private"))[-1]["type"] == "ai_stream_complete"
     as_bob = {"authorization": f"Bearer {bob}"}
@@ -87,7 +92,7 @@ async def test_another_users_token_and_a_non_admin(gateway) -> None:
             assert response.status_code == 403, (method, path)
         elif path.startswith(("/admin", "/metrics")):
             assert response.status_code == 403, (method, path)
-    assert await _close_code(ws_url(base, sid), subprotocols=["parley.v1", f"bearer.{bob}"]) == 4403
+    assert await _close_code(ws_url(base, sid), subprotocols=_protocols(bob)) == 4403
     assert "private" not in httpx.get(f"{base}/me/data", headers=as_bob).text
     admin = mint_token(SECRET, "ops", roles=("admin",))
     assert httpx.get(f"{base}/metrics", headers={"authorization": f"Bearer {admin}"}).status_code == 200
@@ -96,7 +101,7 @@ async def test_another_users_token_and_a_non_admin(gateway) -> None:
 async def test_a_foreign_origin_cannot_open_a_session(gateway) -> None:
     base = gateway(jwt_secret_key=SECRET)
     alice = mint_token(SECRET, "alice")
-    protocols = ["parley.v1", f"bearer.{alice}"]
+    protocols = _protocols(alice)
     code = await _close_code(ws_url(base, "origin-test"), subprotocols=protocols,
                              origin="http://evil.example")
     assert code == 4403
@@ -135,7 +140,7 @@ async def test_data_rights_export_and_real_deletion(gateway, postgres) -> None:
     alice = mint_token(SECRET, "alice")
     headers = {"authorization": f"Bearer {alice}"}
     for sid in ("keep-me", "delete-me"):
-        async with connect(ws_url(base, sid), subprotocols=["parley.v1", f"bearer.{alice}"]) as ws:
+        async with connect(ws_url(base, sid), subprotocols=_protocols(alice)) as ws:
             await ask(ws, f"words in {sid}")
     exported = httpx.get(f"{base}/me/data", headers=headers).json()
     assert {s["id"] for s in exported["sessions"]} == {"keep-me", "delete-me"}
@@ -217,7 +222,7 @@ def test_tokens_and_messages_never_reach_the_logs(postgres, tmp_path) -> None:
         async def talk() -> None:
             async with connect(ws_url(base, "logged", alice)) as ws:
                 await ask(ws, message)
-            async with connect(ws_url(base, "logged"), subprotocols=["parley.v1", f"bearer.{alice}"]) as ws:
+            async with connect(ws_url(base, "logged"), subprotocols=_protocols(alice)) as ws:
                 await ask(ws, message)
 
         asyncio.run(talk())
@@ -263,7 +268,7 @@ async def test_the_per_user_limit_holds_across_ten_sessions_and_two_processes(
     outcomes = []
     for i in range(10):
         base = one if i % 2 else two
-        async with connect(ws_url(base, f"limit-{i}"), subprotocols=["parley.v1", f"bearer.{alice}"]) as ws:
+        async with connect(ws_url(base, f"limit-{i}"), subprotocols=_protocols(alice)) as ws:
             for _ in range(2):
                 events = await ask(ws, "hello")
                 outcomes.append(events[-1]["data"].get("code") or events[-1]["type"])

@@ -38,14 +38,15 @@ def voice(postgres, models_dir, tmp_path_factory) -> Iterator[tuple[str, FakeLLM
     """One gateway with Whisper and Piper, answering through a scriptable local LLM server."""
     llm = FakeLLMServer()
     with serve_in_thread(llm.app) as llm_url:
+        database_url = postgres.new_database()
         settings = isolated_settings(
-            database_url=postgres.new_database(), llm_provider="openai",
+            database_url=database_url, llm_provider="openai",
             openai_base_url=f"{llm_url}/v1", parley_data_dir=tmp_path_factory.mktemp("voice"),
             parley_models_dir=models_dir, max_ai_requests_per_minute=1000,
             max_ai_requests_per_minute_per_user=10_000, max_new_sessions_per_user_per_hour=10_000)
         with serve_in_thread(create_app(settings)) as base:
             wait_until_engines_ready(base)
-            DATABASES[base] = settings.database_url
+            DATABASES[base] = database_url
             yield base, llm
 
 
