@@ -55,8 +55,6 @@ PER_LANGUAGE = 128
 # the TTS's own 140-420 ms fillers, steady and short, and a model fitted on those alone
 # called a real 740 ms "um" p 0.09 (docs/feedback.md).
 DRAWN_OUT_FROM = 96
-T = TypeVar("T")
-
 TOLERANCE_MS = 150
 
 PHRASES = {
@@ -283,10 +281,12 @@ def recogniser(models_dir: Path | None = None) -> Any:
                       options=STTOptions(initial_prompt=FILLER_PROMPT, max_seconds=30))
 
 
-async def with_recogniser(measure: Callable[[Any], Awaitable[T]],
-                          models_dir: Path | None = None) -> T:
+T = TypeVar("T")
+
+
+async def with_recogniser(measure: Callable[[Any], Awaitable[T]]) -> T:
     """`measure(stt)` with a recogniser of its own, closed after."""
-    stt = recogniser(models_dir)
+    stt = recogniser()
     try:
         return await measure(stt)
     finally:

@@ -95,6 +95,8 @@ invalid = st.one_of(
     st.builds(lambda r: (_frame("audio_config", {"sample_rate": r}), True),
               st.integers().filter(lambda r: r not in (8000, 16000, 24000, 32000, 44100, 48000))),
 )
+
+
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
