@@ -8,6 +8,9 @@ render) the report of 300 such turns.
 
     python bench/feedback.py            # everything (the filler set takes a few minutes)
     python bench/feedback.py --speed    # only the speed figures
+    python bench/feedback.py --earnings22 PATH/speech-datasets/earnings22
+        # and filled pauses on real calls with verbatim transcripts, where their audio has
+        # been fetched from Git LFS (bench/verbatim_fillers.py; about an hour on 2 cores)
 """
 
 from __future__ import annotations
@@ -82,6 +85,14 @@ def main() -> None:
                     "real_meeting": await filler_set.on_meeting(stt)}
 
         result.update(asyncio.run(filler_set.with_recogniser(on_speech)))
+    if "--earnings22" in sys.argv:
+        import asyncio
+
+        from bench import verbatim_fillers
+
+        root = Path(sys.argv[sys.argv.index("--earnings22") + 1])
+        real = asyncio.run(verbatim_fillers.measure(root, seconds=20, count=8))
+        result["real_speech_fillers"] = {"en": real["en"], "per_call": real["per_call"]}
     print(json.dumps(result, indent=2))
 
 

@@ -348,26 +348,33 @@ async def on_meeting(stt: Any) -> dict[str, Any]:
     each headset cut into turns by the gateway's VAD, and the filled pauses Parley reports
     in them, beside the "um"s and "uh"s of the transcript and its backchannels ("mm-hmm",
     "mm"). With no word times, which report is which is judged by hand (docs/feedback.md)."""
-    from audio.vad import TurnDetector, VADOptions
-    from bench.clips import speech_stops
     from feedback.fillers import BACKCHANNELS
     from feedback.types import normalize
 
     result: dict[str, Any] = {}
     for letter in MEETING_CHANNELS:
         words = [normalize(w) for w in (MEETING / f"ami_{letter}.txt").read_text().split()]
-        detector = TurnDetector(VADOptions(), 2, silero=True)
-        reported = []
-        for stop in speech_stops(detector, meeting_channel(letter), tail_s=2.0):
-            _, found = await heard(stt, "en", stop.audio)
-            reported += [(f.text, stop.audio_start_ms + f.start_ms,
-                          stop.audio_start_ms + f.end_ms, round(f.confidence, 2))
-                         for f in found if f.kind != "lexical"]
         result[letter] = {"um_uh": sum(w in ("um", "uh") for w in words),
                           "mm_or_backchannel": sum(w in BACKCHANNELS or w == "mm"
                                                    for w in words),
-                          "filled_pauses": reported}
+                          "filled_pauses": await by_turns(stt, meeting_channel(letter), "en")}
     return result
+
+
+async def by_turns(stt: Any, audio: np.ndarray, language: str) -> list[tuple[str, int, int, float]]:
+    """The filled pauses Parley reports in a recording cut into turns by the gateway's VAD,
+    as a user's microphone would be (two seconds of silence after it): (text, start, end,
+    confidence), in the recording's time."""
+    from audio.vad import TurnDetector, VADOptions
+    from bench.clips import speech_stops
+
+    reported = []
+    for stop in speech_stops(TurnDetector(VADOptions(), 2, silero=True), audio, tail_s=2.0):
+        _, found = await heard(stt, language, stop.audio)
+        reported += [(f.text, stop.audio_start_ms + f.start_ms,
+                      stop.audio_start_ms + f.end_ms, round(f.confidence, 2))
+                     for f in found if f.kind != "lexical"]
+    return reported
 
 
 FALSE_START_CUTS_MS = (120, 180, 250)

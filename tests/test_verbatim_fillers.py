@@ -1,0 +1,145 @@
+"""`bench/verbatim_fillers.py`: scoring filler detection on real speech whose verbatim
+transcript has no word times (Earnings-22). The calls' audio is not here, so the placing of
+untimed fillers is checked where the truth is known: Piper says an excerpt of one of the
+transcripts (tests/data/verbatim, its SOURCES.md) phrase by phrase and filler by filler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import filler_set
+from bench.verbatim_fillers import (
+    SLACK_MS,
+    TOLERANCE_MS,
+    Excerpt,
+    Timed,
+    Token,
+    anchors,
+    evaluate,
+    excerpts,
+    filler_window,
+    place,
+    read_nlp,
+    score,
+)
+
+EXCERPT = (Path(__file__).parent / "data" / "verbatim" / "earnings22_4469088_excerpt.nlp")
+RATE = 16_000
+
+
+def test_a_rev_transcript_reads_as_tokens() -> None:
+    tokens = read_nlp("token|speaker|ts|endTs|punctuation|prepunctuation|case|tags\n"
+                      "Um|0|||,||UC|[]\nwe're|1|||||LC|['60:CONTRACTION']\n"
+                      "an-|1|||||LC|[]\nMm-hmm|2|||.||MC|[]\n$17|0|||||CA|[]\n")
+    assert [t.text for t in tokens] == ["um", "we're", "an", "mm-hmm", "$17"]
+    assert [t.speaker for t in tokens] == ["0", "1", "1", "2", "0"]
+    assert [t.filled for t in tokens] == [True, False, False, False, False]
+    assert tokens[3].backchannel
+
+
+def test_only_runs_of_matching_words_are_anchors() -> None:
+    tokens = [Token(w, "0") for w in "so uh the plan is um simple really".split()]
+    heard = [("So", 0, 200), ("a", 600, 700), ("plan", 700, 950), ("is", 950, 1100),
+             ("simple.", 1700, 2100), ("Really?", 2500, 2900)]
+    times = place(tokens, heard)
+    # "so" matches alone ("the" was heard as "a"): no anchor; a filler is never one.
+    assert times[0] is None and times[1] is None and times[2] is None
+    assert times[3] == Timed(700, 950) and times[4] == Timed(950, 1100)
+    assert times[5] is None
+    assert times[6] == Timed(1700, 2100) and times[7] == Timed(2500, 2900)
+    assert filler_window(times, 5) == Timed(1100 - SLACK_MS, 1700 + SLACK_MS)
+    assert filler_window(times, 1) is None  # nothing anchored before it
+
+
+def test_a_report_counts_once_and_only_over_a_filler() -> None:
+    excerpt = Excerpt(0, 10_000, 0, 20, (Timed(1000, 1400), Timed(5000, 5100)), 0)
+    assert score(excerpt, [(1300, 1600), (1350, 1500), (8000, 8300)]) == {
+        "fillers": 2, "hits": 1, "misses": 1, "false": 2}
+    assert score(excerpt, [(4900, 4990), (1450, 1700)]) == {
+        "fillers": 2, "hits": 2, "misses": 0, "false": 0}
+
+
+@pytest.fixture(scope="module")
+def said() -> tuple[list[Token], np.ndarray, list[tuple[int, int]]]:
+    """The excerpt said by Piper: each run of words between fillers as one phrase, each
+    filled pause as Piper's "Um."/"Uh." 0-4 dB under the phrase before it; 200 ms between
+    pieces, 700 ms after a sentence. Returns the tokens, the audio and the fillers' times."""
+    from audio import models
+    from audio.tts import PiperTTS
+
+    lines = EXCERPT.read_text(encoding="utf-8").splitlines()[1:]
+    tokens = read_nlp(EXCERPT.read_text(encoding="utf-8"))
+    tts = PiperTTS(models.piper_joe())
+    rng = np.random.default_rng(7)
+
+    async def render() -> tuple[np.ndarray, list[tuple[int, int]]]:
+        pieces: list[np.ndarray] = [np.zeros(RATE // 2)]
+        fillers, phrase, previous = [], [], np.ones(1)
+        cursor = RATE // 2
+        for n, (line, token) in enumerate(zip(lines, tokens, strict=True)):
+            word, punctuation = line.split("|")[0], line.split("|")[4]
+            if not token.filled:
+                phrase.append(word.rstrip("-") + punctuation)
+                if punctuation not in (".", "?", "…") and n < len(tokens) - 1:
+                    continue
+            if phrase:
+                previous = await filler_set._say(tts, " ".join(phrase).rstrip(","))
+                pause = RATE * 7 // 10 if phrase[-1][-1] in ".?…" else RATE // 5
+                pieces += [previous, np.zeros(pause)]
+                cursor += len(previous) + pause
+                phrase = []
+            if token.filled:
+                sound = await filler_set._say(tts, token.text.capitalize() + ".")
+                sound = filler_set._as_loud(sound, previous, float(rng.uniform(-4, 0)))
+                fillers.append((cursor * 1000 // RATE, (cursor + len(sound)) * 1000 // RATE))
+                pieces += [sound, np.zeros(RATE // 5)]
+                cursor += len(sound) + RATE // 5
+        assert not phrase
+        return np.concatenate([*pieces, np.zeros(RATE)]).astype(np.int16), fillers
+
+    audio, fillers = asyncio.run(render())
+    return tokens, audio, fillers
+
+
+def test_each_untimed_filler_is_placed_where_it_was_said(
+        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]]) -> None:
+    tokens, audio, truth = said
+    assert sum(t.filled for t in tokens) == len(truth) == 6
+    times = place(tokens, anchors(audio))
+    words = [t for t, token in zip(times, tokens, strict=True) if not token.filled]
+    assert sum(t is not None for t in words) >= 0.8 * len(words)
+    placed = [filler_window(times, i) for i, token in enumerate(tokens) if token.filled]
+    for window, (start, end) in zip(placed, truth, strict=True):
+        assert window is not None
+        assert window.end_ms - window.start_ms <= 2500, (window, start, end)
+        # What `score` asks of a report: overlap with the window, widened by the tolerance.
+        assert start < window.end_ms + TOLERANCE_MS and end > window.start_ms - TOLERANCE_MS, (
+            window, start, end)
+
+
+@pytest.fixture(scope="module")
+def stt(models_dir: Any) -> Iterator[Any]:
+    recogniser = filler_set.recogniser(models_dir)
+    yield recogniser
+    asyncio.run(recogniser.aclose())
+
+
+def test_the_gateway_is_scored_on_excerpts_of_the_recording(
+        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]], stt: Any) -> None:
+    tokens, audio, _ = said
+    rows = asyncio.run(evaluate(stt, tokens, audio, seconds=6, count=4))
+    assert rows, "no usable excerpt"
+    times = place(tokens, anchors(audio))
+    assert len(rows) == len(excerpts(tokens, times, len(audio) * 1000 // RATE, 6, 4))
+    for row in rows:
+        assert row["hits"] + row["misses"] == row["fillers"]
+        assert row["hits"] + row["false"] == len(row["reported"])
+        assert 0 <= row["start_ms"] < row["end_ms"] <= len(audio) * 1000 // RATE
+    assert sum(row["fillers"] for row in rows) >= 3
+    assert sum(row["hits"] for row in rows) >= 1
