@@ -1,7 +1,8 @@
 """Feedback: how right the fillers are, and how fast the metrics and reports are.
 
 Prints JSON with filler recall and precision per language over the evaluation set
-(`bench/filler_set.py`, tests/data/fillers: train half, held-out half, all), the filled
+(`bench/filler_set.py`, tests/data/fillers: train half, held-out half, all), over real
+transcripts' fillers said by the same voices (`bench/spoken_verbatim.py`), the filled
 pauses reported on recorded speech that has none (tests/fixtures), p50/p95 of
 `analyze_turn` on a realistic 6 s English and Korean voice turn, and the time to build (and
 render) the report of 300 such turns.
@@ -74,12 +75,14 @@ def main() -> None:
     if "--speed" not in sys.argv:
         import asyncio
 
-        from bench import filler_set
+        from bench import filler_set, spoken_verbatim
 
         async def on_speech(stt: Any) -> dict[str, Any]:
             fillers = await filler_set.evaluate(stt)
             fillers.pop("rows")
+            spoken = await spoken_verbatim.evaluate(stt)
             return {"fillers": fillers,
+                    "fillers_where_people_put_them": spoken["en"],
                     "real_speech_without_filled_pauses": await filler_set.on_real_speech(stt),
                     "real_false_starts": await filler_set.on_real_false_starts(stt),
                     "real_meeting": await filler_set.on_meeting(stt)}

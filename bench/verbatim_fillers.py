@@ -92,11 +92,12 @@ def _plain(text: str) -> str:
 
 
 def read_nlp(text: str) -> list[Token]:
-    """The tokens of a Rev `.nlp` transcript (token|speaker|ts|endTs|punctuation|...)."""
+    """The tokens of a Rev `.nlp` transcript (token|speaker|ts|endTs|punctuation|...);
+    tags such as "<laugh>" and "<inaudible>" are no words."""
     tokens = []
     for line in text.splitlines()[1:]:
         fields = line.split("|")
-        if len(fields) >= 2 and (word := _plain(fields[0])):
+        if len(fields) >= 2 and not fields[0].startswith("<") and (word := _plain(fields[0])):
             tokens.append(Token(word, fields[1]))
     return tokens
 

@@ -1,7 +1,13 @@
-"""`bench/verbatim_fillers.py`: scoring filler detection on real speech whose verbatim
-transcript has no word times (Earnings-22). The calls' audio is not here, so the placing of
-untimed fillers is checked where the truth is known: Piper says an excerpt of one of the
-transcripts (tests/data/verbatim, its SOURCES.md) phrase by phrase and filler by filler."""
+"""Fillers where people put them, from Earnings-22's verbatim transcripts:
+
+- `bench/verbatim_fillers.py` scores filler detection on the real calls, whose transcripts
+  have no word times. The calls' audio is not here, so the placing of untimed fillers is
+  checked where the truth is known: Piper says an excerpt of one of the transcripts
+  (tests/data/verbatim, its SOURCES.md) phrase by phrase and filler by filler.
+- `bench/spoken_verbatim.py`'s set (tests/data/verbatim/spoken): 80 excerpts of those
+  transcripts said by the filler set's voices, every filler at a known time. The floors are
+  what this code reaches there, a little under it (Whisper's words depend on the CPU's
+  kernels), far from the issue's 0.9 / 0.9 (README, docs/feedback.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import filler_set
+from bench import filler_set, spoken_verbatim
 from bench.verbatim_fillers import (
     SLACK_MS,
     TOLERANCE_MS,
@@ -143,3 +149,25 @@ def test_the_gateway_is_scored_on_excerpts_of_the_recording(
         assert 0 <= row["start_ms"] < row["end_ms"] <= len(audio) * 1000 // RATE
     assert sum(row["fillers"] for row in rows) >= 3
     assert sum(row["hits"] for row in rows) >= 1
+
+
+SPOKEN_FLOORS = (0.58, 0.52)  # recall, precision; measured 0.644 / 0.586 (101 fillers)
+
+
+def test_the_spoken_set_is_what_its_labels_say() -> None:
+    items = spoken_verbatim.load_set()
+    assert len(items) == 80
+    assert sum(p["kind"] == "filler" for i in items for p in i["pieces"]) == 101
+    for item in items:
+        assert (spoken_verbatim.DATA / item["file"]).exists()
+        starts = [p["start_ms"] for p in item["pieces"]]
+        assert starts == sorted(starts)
+        assert all(p["start_ms"] < p["end_ms"] for p in item["pieces"])
+
+
+def test_fillers_where_people_put_them(stt: Any) -> None:
+    """Recall and precision over the whole spoken set, as the gateway hears it."""
+    result = asyncio.run(spoken_verbatim.evaluate(stt))["en"]
+    assert result["fillers"] == 101
+    assert result["recall"] >= SPOKEN_FLOORS[0], result
+    assert result["precision"] >= SPOKEN_FLOORS[1], result
