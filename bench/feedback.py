@@ -83,6 +83,8 @@ def main() -> None:
             spoken = await spoken_verbatim.evaluate(stt)
             return {"fillers": fillers,
                     "fillers_where_people_put_them": spoken["en"],
+                    "untimed_scoring_calibration": await spoken_verbatim.calibration(
+                        spoken["rows"]),
                     "real_speech_without_filled_pauses": await filler_set.on_real_speech(stt),
                     "real_false_starts": await filler_set.on_real_false_starts(stt),
                     "real_meeting": await filler_set.on_meeting(stt)}

@@ -1,7 +1,7 @@
 """Real transcripts, spoken: filled pauses where people really put them.
 
     python bench/spoken_verbatim.py build PATH/speech-datasets/earnings22  # tests/data/verbatim/spoken
-    python bench/spoken_verbatim.py eval                                    # recall/precision, JSON
+    python bench/spoken_verbatim.py eval     # recall/precision, JSON, and `calibration`
 
 The filler set (`bench/filler_set.py`) puts its fillers before whole phrases, at a clause's
 start. People put them anywhere: "we buy, uh, close to 800,000 tons", "there's a, uh, a
@@ -183,6 +183,35 @@ async def evaluate(stt: Any, items: list[dict[str, Any]] | None = None) -> dict[
     return {"en": summary(rows), "rows": rows}
 
 
+async def calibration(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same reports (`evaluate`'s rows) scored twice on each excerpt whose every filler
+    the untimed placing of `bench/verbatim_fillers.py` can place (one that opens an excerpt
+    has no word before it): against the fillers' true times (±150 ms), and as that harness
+    scores a real call, against windows placed from the words around them. Where the two
+    agree, the harness's figures on real calls can be read as exact ones."""
+    from bench import filler_set
+    from bench.verbatim_fillers import anchors, filler_window, place
+
+    items = {item["file"]: item for item in load_set()}
+    exact, placed = [], []
+    for row in rows:
+        item = items[row["file"]]
+        tokens = read_nlp("token|speaker\n" + "\n".join(f"{w}|0" for w in item["text"].split()))
+        audio = filler_set.load_audio(item, DATA)
+        times = place(tokens, await asyncio.to_thread(anchors, audio))
+        windows = [filler_window(times, i) for i, token in enumerate(tokens) if token.filled]
+        truth = tuple(Timed(p["start_ms"], p["end_ms"]) for p in item["pieces"]
+                      if p["kind"] == "filler")
+        if len(windows) != len(truth) or None in windows:
+            continue
+        spans = [(start, end) for _, start, end, _ in row["reported"]]
+        whole = (0, len(audio) * 1000 // RATE)
+        exact.append({**score(Excerpt(*whole, 0, 0, truth, 0), spans), "file": row["file"]})
+        placed.append({**score(Excerpt(*whole, 0, 0, tuple(w for w in windows if w), 0), spans,
+                               tolerance_ms=0), "file": row["file"]})
+    return {"exact_times": summary(exact), "placed_from_the_words": summary(placed)}
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     fillers = sum(r["fillers"] for r in rows)
     hits = sum(r["hits"] for r in rows)
@@ -198,8 +227,12 @@ def main() -> None:
     if sys.argv[1:2] == ["build"]:
         asyncio.run(build(Path(sys.argv[2])))
     elif sys.argv[1:2] == ["eval"]:
-        result = asyncio.run(filler_set.with_recogniser(evaluate))
-        print(json.dumps(result, ensure_ascii=False, indent=1))
+        async def both(stt: Any) -> dict[str, Any]:
+            result = await evaluate(stt)
+            return {**result, "calibration": await calibration(result["rows"])}
+
+        print(json.dumps(asyncio.run(filler_set.with_recogniser(both)), ensure_ascii=False,
+                         indent=1))
     else:
         raise SystemExit(__doc__)
 
