@@ -137,6 +137,7 @@ async def build(root: Path) -> None:
     Excerpts already made stay as they are (Piper is random)."""
     from bench import filler_set
 
+    await build_excerpt()
     DATA.mkdir(parents=True, exist_ok=True)
     labels_path = DATA / "labels.json"
     kept = {i["file"]: i for i in json.loads(labels_path.read_text())} if labels_path.exists() else {}
@@ -161,6 +162,26 @@ async def build(root: Path) -> None:
                            "pieces": spans})
     labels_path.write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n")
     print(f"{len(labels)} excerpts in {DATA}")
+
+
+EXCERPT = DATA.parent / "earnings22_4469088_excerpt.nlp"
+
+
+async def build_excerpt() -> None:
+    """The one transcript excerpt the repo keeps as text (tests/data/verbatim), said once by
+    Piper in quiet (`<name>.opus`, its pieces in `<name>.json`), for the tests of
+    `bench/verbatim_fillers.py`'s untimed placing. Kept as it is once made."""
+    from bench import filler_set
+
+    said = EXCERPT.with_suffix(".opus")
+    if said.exists():
+        return
+    lines = _lines(EXCERPT.read_text(encoding="utf-8"))
+    clip, spans = await say(lines, filler_set._voices("en")[0], np.random.default_rng(7))
+    said.write_bytes(filler_set.save(clip))
+    EXCERPT.with_suffix(".json").write_text(json.dumps(
+        {"file": said.name, "voice": filler_set._voices("en")[0][0], "noise": "quiet",
+         "pieces": spans}, indent=1) + "\n")
 
 
 def load_set() -> list[dict[str, Any]]:
