@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.verbatim_fillers import Excerpt, Timed, read_nlp, score
+from bench.verbatim_fillers import Timed, Token, score
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "verbatim" / "spoken"
 CALLS = ("4453225", "4469088", "4470684", "4474506", "4479944", "4481952", "4482383",
@@ -83,7 +83,6 @@ async def say(lines: list[tuple[str, str, str]], voice: tuple[str, Any],
     """The excerpt said by `voice`, run by run, and its pieces with their times."""
     from bench import filler_set
 
-    tokens = read_nlp("token|speaker\n" + "\n".join(f"{w}|{s}" for w, s, _ in lines))
     _, tts = voice
     pieces: list[tuple[str, str, np.ndarray]] = []
     phrase: list[str] = []
@@ -96,8 +95,9 @@ async def say(lines: list[tuple[str, str, str]], voice: tuple[str, Any],
             pieces.append(("phrase", " ".join(phrase), previous))
             phrase = []
 
-    for (word, _, punctuation), token in zip(lines, tokens, strict=True):
-        if token.backchannel:
+    for word, speaker, punctuation in lines:
+        token = Token.of(word, speaker)
+        if token is None or token.backchannel:
             continue
         if token.filled:
             await flush()
@@ -197,8 +197,7 @@ async def evaluate(stt: Any, items: list[dict[str, Any]] | None = None) -> dict[
         reported = await filler_set.by_turns(stt, audio, "en")
         truth = tuple(Timed(p["start_ms"], p["end_ms"]) for p in item["pieces"]
                       if p["kind"] == "filler")
-        counts = score(Excerpt(0, len(audio) * 1000 // RATE, 0, 0, truth, 0),
-                       [(start, end) for _, start, end, _ in reported])
+        counts = score(truth, [(start, end) for _, start, end, _ in reported])
         rows.append({**counts, "file": item["file"], "voice": item["voice"],
                      "noise": item["noise"], "reported": reported})
     return {"en": summary(rows), "rows": rows}
@@ -217,7 +216,7 @@ async def calibration(rows: list[dict[str, Any]]) -> dict[str, Any]:
     exact, placed = [], []
     for row in rows:
         item = items[row["file"]]
-        tokens = read_nlp("token|speaker\n" + "\n".join(f"{w}|0" for w in item["text"].split()))
+        tokens = [token for word in item["text"].split() if (token := Token.of(word, "0"))]
         audio = filler_set.load_audio(item, DATA)
         times = place(tokens, await asyncio.to_thread(anchors, audio))
         windows = [filler_window(times, i) for i, token in enumerate(tokens) if token.filled]
@@ -226,10 +225,9 @@ async def calibration(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if len(windows) != len(truth) or None in windows:
             continue
         spans = [(start, end) for _, start, end, _ in row["reported"]]
-        whole = (0, len(audio) * 1000 // RATE)
-        exact.append({**score(Excerpt(*whole, 0, 0, truth, 0), spans), "file": row["file"]})
-        placed.append({**score(Excerpt(*whole, 0, 0, tuple(w for w in windows if w), 0), spans,
-                               tolerance_ms=0), "file": row["file"]})
+        exact.append({**score(truth, spans), "file": row["file"]})
+        placed.append({**score(tuple(w for w in windows if w), spans, tolerance_ms=0),
+                       "file": row["file"]})
     return {"exact_times": summary(exact), "placed_from_the_words": summary(placed)}
 
 

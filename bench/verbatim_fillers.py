@@ -77,6 +77,13 @@ class Token:
     text: str  # as written, punctuation dropped, lower case
     speaker: str
 
+    @staticmethod
+    def of(word: str, speaker: str) -> Token | None:
+        """The token a transcript's word makes, or None for a tag ("<laugh>") or a word
+        that is only punctuation."""
+        text = "" if word.startswith("<") else _plain(word)
+        return Token(text, speaker) if text else None
+
     @property
     def filled(self) -> bool:
         return self.text in FILLED_PAUSES
@@ -99,12 +106,8 @@ def _plain(text: str) -> str:
 def read_nlp(text: str) -> list[Token]:
     """The tokens of a Rev `.nlp` transcript (token|speaker|ts|endTs|punctuation|...);
     tags such as "<laugh>" and "<inaudible>" are no words."""
-    tokens = []
-    for line in text.splitlines()[1:]:
-        fields = line.split("|")
-        if len(fields) >= 2 and not fields[0].startswith("<") and (word := _plain(fields[0])):
-            tokens.append(Token(word, fields[1]))
-    return tokens
+    fields = (line.split("|") for line in text.splitlines()[1:])
+    return [token for f in fields if len(f) >= 2 and (token := Token.of(f[0], f[1]))]
 
 
 def place(tokens: list[Token], heard: list[tuple[str, int, int]]) -> list[Timed | None]:
@@ -214,22 +217,23 @@ def _usable(tokens: list[Token], times: list[Timed | None], first: int, last: in
                    sum(tokens[i].backchannel for i in span))
 
 
-def score(excerpt: Excerpt, reported: list[tuple[int, int]],
+def score(fillers: tuple[Timed, ...], reported: list[tuple[int, int]],
           tolerance_ms: int = TOLERANCE_MS) -> dict[str, int]:
-    """Hits, misses and false reports: a report (start, end, in the call's time) is a hit
-    when it overlaps an unmatched filler window, widened by `tolerance_ms`, in time order
-    (±150 ms around a filler's true time; none around a window, which has its slack)."""
-    used = [False] * len(excerpt.fillers)
+    """Hits, misses and false reports against `fillers` (true times or placed windows): a
+    report (start, end) is a hit when it overlaps an unmatched filler, widened by
+    `tolerance_ms`, in time order (±150 ms around a filler's true time; none around a
+    window, which has its slack)."""
+    used = [False] * len(fillers)
     hits = 0
     for start, end in sorted(reported):
-        for j, window in enumerate(excerpt.fillers):
+        for j, window in enumerate(fillers):
             if not used[j] and (start < window.end_ms + tolerance_ms
                                 and end > window.start_ms - tolerance_ms):
                 used[j] = True
                 hits += 1
                 break
-    return {"fillers": len(excerpt.fillers), "hits": hits,
-            "misses": len(excerpt.fillers) - hits, "false": len(reported) - hits}
+    return {"fillers": len(fillers), "hits": hits,
+            "misses": len(fillers) - hits, "false": len(reported) - hits}
 
 
 @functools.cache
@@ -263,7 +267,7 @@ async def evaluate(stt: Any, tokens: list[Token], audio: np.ndarray, seconds: fl
         reported = await by_turns(stt, audio[at:excerpt.end_ms * RATE // 1000], "en")
         spans = [(excerpt.start_ms + start, excerpt.start_ms + end)
                  for _, start, end, _ in reported]
-        rows.append({**score(excerpt, spans, tolerance_ms=0), "start_ms": excerpt.start_ms,
+        rows.append({**score(excerpt.fillers, spans, tolerance_ms=0), "start_ms": excerpt.start_ms,
                      "end_ms": excerpt.end_ms, "backchannels": excerpt.backchannels,
                      "reported": [(text, excerpt.start_ms + s, excerpt.start_ms + e, p)
                                   for text, s, e, p in reported]})
