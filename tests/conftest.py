@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -46,6 +47,17 @@ GatewayFactory = Callable[..., str]
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Assembled model files, shared by every gateway of the session."""
     return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def stt(models_dir: Any) -> Iterator[Any]:
+    """One recogniser as the gateway has it (`bench.filler_set.recogniser`), shared by every
+    feedback measure in a module and closed after it."""
+    from bench import filler_set
+
+    recogniser = filler_set.recogniser(models_dir)
+    yield recogniser
+    asyncio.run(recogniser.aclose())
 
 
 @pytest.fixture

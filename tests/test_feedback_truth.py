@@ -12,7 +12,6 @@ where it does not yet meet them (fillers 0.9/0.9; pace within 5 % on every answe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -31,14 +30,6 @@ FLOORS = {"en": (0.88, 0.87), "ko": (0.88, 0.89)}  # held-out recall, precision
 # en 0.926 / 0.926 and 0.939 / 0.921, ko 0.955 / 0.946 and 0.928 / 0.936. Earlier figures
 # varied as much between an Intel and an AMD machine (Korean precision 0.890 vs 0.842), so
 # the floors sit ~0.05 under the lowest.
-
-
-@pytest.fixture(scope="module")
-def stt(models_dir: Any) -> Iterator[Any]:
-    """One recogniser, as the gateway has, for every measure in this module."""
-    recogniser = filler_set.recogniser(models_dir)
-    yield recogniser
-    asyncio.run(recogniser.aclose())
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -80,15 +79,22 @@ def said() -> tuple[list[Token], np.ndarray, list[tuple[int, int]]]:
     return tokens, filler_set.load_audio(item, EXCERPT.parent), truth
 
 
+@pytest.fixture(scope="module")
+def times(said: tuple[list[Token], np.ndarray, list[tuple[int, int]]]) -> list[Timed | None]:
+    """The excerpt's words timed from Whisper's, as the harness times a call's."""
+    tokens, audio, _ = said
+    return place(tokens, anchors(audio))
+
+
 def test_untimed_fillers_are_placed_where_they_were_said(
-        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]]) -> None:
+        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]],
+        times: list[Timed | None]) -> None:
     """Whisper times words over the fillers it drops, so a filler is not always between
     its neighbours' times; with the window's slack, five of this excerpt's six are within
     150 ms of their window (the sixth, an "Uh..." between "there's a," and "a quality,",
     173 ms after it). How often that changes a score is measured on the spoken set below."""
-    tokens, audio, truth = said
+    tokens, _, truth = said
     assert sum(t.filled for t in tokens) == len(truth) == 6
-    times = place(tokens, anchors(audio))
     words = [t for t, token in zip(times, tokens, strict=True) if not token.filled]
     assert sum(t is not None for t in words) >= 0.8 * len(words)
     placed = [filler_window(times, i) for i, token in enumerate(tokens) if token.filled]
@@ -100,19 +106,12 @@ def test_untimed_fillers_are_placed_where_they_were_said(
     assert near >= 5, list(zip(placed, truth, strict=True))
 
 
-@pytest.fixture(scope="module")
-def stt(models_dir: Any) -> Iterator[Any]:
-    recogniser = filler_set.recogniser(models_dir)
-    yield recogniser
-    asyncio.run(recogniser.aclose())
-
-
 def test_the_gateway_is_scored_on_excerpts_of_the_recording(
-        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]], stt: Any) -> None:
+        said: tuple[list[Token], np.ndarray, list[tuple[int, int]]],
+        times: list[Timed | None], stt: Any) -> None:
     tokens, audio, _ = said
     rows = asyncio.run(evaluate(stt, tokens, audio, seconds=6, count=4))
     assert rows, "no usable excerpt"
-    times = place(tokens, anchors(audio))
     assert len(rows) == len(excerpts(tokens, times, len(audio) * 1000 // RATE, 6, 4))
     for row in rows:
         assert row["hits"] + row["misses"] == row["fillers"]
