@@ -16,6 +16,7 @@ render) the report of 300 such turns.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import sys
@@ -73,8 +74,6 @@ def main() -> None:
                     "filler_recall": 0.9, "filler_precision": 0.9},
     }
     if "--speed" not in sys.argv:
-        import asyncio
-
         from bench import filler_set, spoken_verbatim
 
         async def on_speech(stt: Any) -> dict[str, Any]:
@@ -91,8 +90,6 @@ def main() -> None:
 
         result.update(asyncio.run(filler_set.with_recogniser(on_speech)))
     if "--earnings22" in sys.argv:
-        import asyncio
-
         from bench import verbatim_fillers
 
         root = Path(sys.argv[sys.argv.index("--earnings22") + 1])
