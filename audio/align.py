@@ -1,0 +1,201 @@
+"""Where each recognised word's sound is: forced alignment of Whisper's words to the audio.
+
+Whisper's word times come from its attention and run loose by 100-500 ms: a word is often
+stretched over a dropped "uh" beside it, or ends before its own last syllable. The feedback
+decides which stretches of voice no word claims (`feedback.acoustic`), so loose times turn a
+dropped filler into part of a word and a word's syllable into a filler. PocketSphinx's
+hidden Markov models, with the CMU dictionary (both shipped in the `pocketsphinx` wheel),
+place the same words to the 10 ms frame. Between any two words the grammar lets a short
+"uh", "um", "er", "ah" or "hmm" stand, so that a filler Whisper dropped is not forced into
+a word; the aligner never decides that such a filler is there (its own "uh"s are as often a
+word's reduced vowel), it only keeps words off it. English only: there is no Korean model.
+
+`align` is a blocking function over int16 audio, for a worker thread: one decoder (the model
+is ~100 MB, 0.3 s to load: `load` it with the other models) serves one utterance at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from audio.types import PIPELINE_RATE
+
+FRAME_MS = 10
+OPTIONAL_FILLERS = ("uh", "um", "er", "ah", "hmm")
+UNKNOWN = "_unknown_"  # a token with no letters to sound out: speech of any kind
+# Sounding out a word the dictionary lacks ("Ngodwana"): letter by letter, with the commonest
+# digraphs. Crude, but it keeps the word's length and its consonants, where a single
+# any-speech phone (+SPN+, 30 ms at least) lets the aligner squeeze the word into a filler.
+_DIGRAPHS = {"sh": "SH", "ch": "CH", "th": "TH", "ng": "NG", "ph": "F", "ck": "K",
+             "ee": "IY", "ea": "IY", "oo": "UW", "ou": "AW", "ai": "EY", "ay": "EY",
+             "oa": "OW", "qu": "K W"}
+_LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz",
+                    "AE B K D EH F G HH IH JH K L M N AA P K R S T AH V W K_S Y Z".split(),
+                    strict=True))
+# Audio goes to the decoder in pieces: it holds the GIL while it decodes, and a whole turn at
+# once would stall the event loop for as long (0.45 s for 25 s of speech); a piece, ~2 ms.
+CHUNK_BYTES = 2 * PIPELINE_RATE // 20  # 50 ms
+MAX_ADDED = 5_000  # words sounded out before the decoder is made afresh (its dictionary grows)
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER = re.compile(r"\d[\d,]*(\.\d+)?")
+_lock = threading.Lock()
+_decoder: Any = None
+_added = 0
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    index: int      # of the word in the list given to `align`
+    start_ms: int
+    end_ms: int
+
+
+def spell(n: int) -> list[str]:
+    """An integer as English words, as people say it ("2021": twenty twenty one)."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
+    if 2010 <= n < 2100:
+        return spell(n // 100) + spell(n % 100)
+    if n < 1000:
+        return [_ONES[n // 100], "hundred"] + (spell(n % 100) if n % 100 else [])
+    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            rest = n % size
+            return spell(n // size) + [name] + (spell(rest) if rest else [])
+    raise AssertionError(n)
+
+
+def sound_out(letters: str) -> str:
+    """Phones for a word the dictionary lacks, from its letters (a-z, at least one)."""
+    if len(letters) > 2 and letters.endswith("e") and letters[-2] not in "aeiou":
+        letters = letters[:-1]  # a silent final e
+    phones, at = [], 0
+    while at < len(letters):
+        pair = letters[at:at + 2]
+        if pair in _DIGRAPHS and (at or pair != "ng"):
+            phones.append(_DIGRAPHS[pair])
+            at += 2
+            continue
+        letter = letters[at]
+        phones.append("IY" if letter == "y" and at else _LETTERS[letter])
+        at += 2 if pair == letter * 2 else 1  # a doubled letter is said once
+    return " ".join(phones).replace("_", " ")
+
+
+def _tokens(word: str, known: Any) -> list[str]:
+    """What the dictionary will say for one written word (several for "2021" or "10%")."""
+    text = word.lower().strip(".,?!;:\"()[]…")
+    tokens: list[str] = []
+    for piece in filter(None, re.split(r"[-/]", text)):
+        if piece.startswith("$"):
+            piece = piece[1:]
+        percent = piece.endswith("%")
+        piece = piece.rstrip("%")
+        if _NUMBER.fullmatch(piece):
+            whole, _, fraction = piece.replace(",", "").partition(".")
+            tokens += spell(int(whole)) if len(whole) < 13 else [UNKNOWN]
+            tokens += ["point", *(_ONES[int(d)] for d in fraction)] if fraction else []
+        elif known(piece):
+            tokens.append(piece)
+        elif piece:  # sounded out by `align`, under its letters alone
+            tokens.append(re.sub(r"[^a-z]", "", piece) or UNKNOWN)
+        if percent:
+            tokens.append("percent")
+    return tokens
+
+
+def load() -> None:
+    """Load the model and dictionary now rather than on the first turn."""
+    with _lock:
+        _fresh_decoder()
+
+
+def _fresh_decoder() -> Any:
+    global _decoder, _added
+    if _decoder is None or _added > MAX_ADDED:
+        from pocketsphinx import Decoder
+
+        # bestpath off: the best path through the lattice costs 1 s on 25 s of speech, and
+        # the search's own best path is what a forced alignment wants anyway.
+        _decoder = Decoder(samprate=PIPELINE_RATE, loglevel="FATAL", bestpath=False)
+        _decoder.add_word(UNKNOWN, "+SPN+", True)
+        _added = 0
+    return _decoder
+
+
+def align(audio: np.ndarray, words: Sequence[str]) -> tuple[AlignedWord, ...] | None:
+    """The times (ms from the audio's start) of each of `words` that has sound, or None when
+    the words cannot be aligned to the audio at all. A word with nothing to say (a lone
+    punctuation mark) gets no entry, and neither does a written "uh" or "um": the grammar
+    lets one stand anywhere, so it is aligned wherever it was said without being placed."""
+    with _lock:
+        return _align(_fresh_decoder(), audio, words)
+
+
+def _align(decoder: Any, audio: np.ndarray, words: Sequence[str],
+           ) -> tuple[AlignedWord, ...] | None:
+    global _added
+    known = decoder.lookup_word
+    said = [[] if (tokens := _tokens(word, known)) and set(tokens) <= set(OPTIONAL_FILLERS)
+            else tokens for word in words]  # a written "um": the optional filler covers it
+    for token in {token for tokens in said for token in tokens}:
+        if known(token) is None:
+            decoder.add_word(token, sound_out(token), False)
+            _added += 1
+    if not any(said):
+        return None
+    optional = "[<filler>]"
+    body = " ".join(f"{optional} {' '.join(tokens)}" for tokens in said if tokens)
+    decoder.add_jsgf_string("words", "#JSGF V1.0;\ngrammar words;\n"
+                            f"<filler> = {' | '.join(OPTIONAL_FILLERS)};\n"
+                            f"public <said> = {body} {optional};\n")
+    decoder.activate_search("words")
+    decoder.start_utt()
+    raw = np.ascontiguousarray(audio, dtype=np.int16).tobytes()
+    for at in range(0, len(raw), CHUNK_BYTES):  # the decoder holds the GIL while it works
+        decoder.process_raw(raw[at:at + CHUNK_BYTES])
+    decoder.end_utt()
+    if decoder.hyp() is None:
+        return None
+    # Segments: the words said ("we'll(2)": its second pronunciation), the optional fillers,
+    # silences and noises (<sil>, [NOISE]) and the grammar's empty steps ("(NULL)").
+    heard = [(segment.word.split("(")[0], segment.start_frame * FRAME_MS,
+              (segment.end_frame + 1) * FRAME_MS) for segment in decoder.seg()]
+    spoken = [(word, start, end) for word, start, end in heard
+              if word and word not in OPTIONAL_FILLERS and not word.startswith(("<", "["))]
+    aligned, at = [], 0
+    for index, tokens in enumerate(said):
+        pieces = spoken[at:at + len(tokens)]
+        if [word for word, _, _ in pieces] != tokens:
+            return None
+        if tokens:
+            aligned.append(AlignedWord(index, pieces[0][1], pieces[-1][2]))
+            at += len(tokens)
+    return tuple(aligned) if at == len(spoken) else None
+
+
+def word_spans(audio: np.ndarray, words: Sequence[str], language: str, *,
+               offset_ms: int = 0) -> list[tuple[int, int] | None] | None:
+    """Per word, where its sound is (stream ms: the audio starts at `offset_ms`), None for a
+    word with nothing to say; or None for the whole when there is no model for `language`
+    or the words do not fit the audio."""
+    if not language.startswith("en") or not words:
+        return None
+    aligned = align(audio, words)
+    if aligned is None:
+        return None
+    spans: list[tuple[int, int] | None] = [None] * len(words)
+    for word in aligned:
+        spans[word.index] = (offset_ms + word.start_ms, offset_ms + word.end_ms)
+    return spans
+

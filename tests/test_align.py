@@ -1,0 +1,118 @@
+"""Forced alignment (`audio.align`): Whisper's words placed on the sound by PocketSphinx.
+
+The excerpt in tests/data/verbatim was said by Piper phrase by phrase and filler by filler,
+so where each phrase starts and ends, and where each filler is, is known to the sample.
+The aligner is given only the phrases' words (as if Whisper had dropped every filler) and
+must put them inside their phrases, off the fillers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audio.align import UNKNOWN, align, sound_out, spell, word_spans
+from bench import filler_set, spoken_verbatim
+
+EXCERPT = spoken_verbatim.EXCERPT
+EDGE_MS = 80  # a phrase's edge: Piper's own silence at the ends of a phrase it says
+
+
+def test_numbers_are_spelled_as_people_say_them() -> None:
+    assert spell(7) == ["seven"]
+    assert spell(42) == ["forty", "two"]
+    assert spell(2021) == ["twenty", "twenty", "one"]
+    assert spell(305) == ["three", "hundred", "five"]
+    assert spell(1_200_000) == ["one", "million", "two", "hundred", "thousand"]
+
+
+def test_written_words_become_dictionary_tokens() -> None:
+    from audio.align import _tokens
+
+    def known(word: str) -> bool:
+        return word.isascii() and "ngodwana" not in word
+
+    assert _tokens("Hello,", known) == ["hello"]
+    assert _tokens("10%", known) == ["ten", "percent"]
+    assert _tokens("$3.5", known) == ["three", "point", "five"]
+    assert _tokens("well-known", known) == ["well", "known"]
+    assert _tokens("Ngodwana.", known) == ["ngodwana"]  # sounded out by its letters
+    assert _tokens("Ngodwana's", known) == ["ngodwanas"]
+    assert _tokens("…", known) == []
+    assert _tokens("♪", known) == [UNKNOWN]
+
+
+def test_a_word_the_dictionary_lacks_is_sounded_out() -> None:
+    assert sound_out("ngodwana") == "N G AA D W AE N AE"
+    assert sound_out("shay") == "SH EY"
+    assert sound_out("baggy") == "B AE G IY"
+    assert sound_out("yolande") == "Y AA L AE N D"
+
+
+@pytest.fixture(scope="module")
+def excerpt() -> tuple[np.ndarray, list[dict]]:
+    item = json.loads(EXCERPT.with_suffix(".json").read_text())
+    return filler_set.load_audio(item, EXCERPT.parent), item["pieces"]
+
+
+def test_words_land_in_their_phrases_and_off_the_fillers(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    audio, pieces = excerpt
+    phrases = [p for p in pieces if p["kind"] == "phrase"]
+    words = [(k, word) for k, p in enumerate(phrases) for word in p["text"].split()]
+    aligned = align(audio, [word for _, word in words])
+    assert aligned is not None and len(aligned) == len(words)
+    after_cutoff = {pieces[at + 1]["text"] for at, p in enumerate(pieces[:-1])
+                    if p["kind"] == "distractor" and p["text"] == "cutoff"}
+    for k, phrase in enumerate(phrases):
+        inside = [a for a in aligned if words[a.index][0] == k]
+        # A cut-off word (the start of a word, often the next one, and no more): the aligner may
+        # well start the word there, and the acoustic evidence then has nothing to judge.
+        if phrase["text"] not in after_cutoff:
+            assert abs(inside[0].start_ms - phrase["start_ms"]) <= EDGE_MS, phrase["text"]
+        assert abs(inside[-1].end_ms - phrase["end_ms"]) <= EDGE_MS, phrase["text"]
+    for filler in (p for p in pieces if p["kind"] == "filler"):
+        overlaps = [min(a.end_ms, filler["end_ms"]) - max(a.start_ms, filler["start_ms"])
+                    for a in aligned]
+        assert max(overlaps) <= 40, filler  # at most a frame or two of a neighbour's edge
+
+
+def test_spans_are_stream_times_and_only_for_english(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    audio, pieces = excerpt
+    first = next(p for p in pieces if p["kind"] == "phrase")
+    clip = audio[:first["end_ms"] * 16 + 4000]
+    words = first["text"].split()
+    spans = word_spans(clip, words, "en", offset_ms=60_000)
+    assert spans is not None and len(spans) == len(words)
+    assert all(s is not None and 60_000 <= s[0] < s[1] for s in spans)
+    assert word_spans(clip, words, "ko") is None
+    assert word_spans(clip, [], "en") is None
+
+
+def test_words_that_are_not_there_do_not_fit() -> None:
+    silence = np.zeros(16_000, dtype=np.int16)
+    assert align(silence, ["included", "in", "the", "cost", "optimization"]) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples=st.lists(st.integers(-32768, 32767), max_size=8000),
+       words=st.lists(st.one_of(st.sampled_from(["the", "uh", "Um,", "10%", "$3.5", "-", "…",
+                                                 "well-known", "Ngodwana's", "2021", "음"]),
+                                st.text(max_size=12)), max_size=8),
+       offset=st.integers(0, 100_000))
+def test_any_audio_and_any_words_align_or_give_none(samples: list[int], words: list[str],
+                                                    offset: int) -> None:
+    """Whatever the microphone sent and whatever Whisper wrote (symbols, grammar syntax,
+    other scripts), the aligner answers: spans inside the audio, in order, or None."""
+    audio = np.array(samples, dtype=np.int16)
+    spans = word_spans(audio, words, "en", offset_ms=offset)
+    if spans is None:
+        return
+    assert len(spans) == len(words)
+    placed = [span for span in spans if span is not None]
+    assert all(offset <= a < b <= offset + len(audio) * 1000 // 16_000 + 10 for a, b in placed)
+    assert all(p[1] <= q[0] for p, q in zip(placed, placed[1:]))
