@@ -259,23 +259,35 @@ def probability(values: dict[str, float], language: str) -> float:
 
 
 def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
-                offset_ms: int = 0) -> tuple[Hesitation, ...]:
+                offset_ms: int = 0,
+                aligned: Sequence[tuple[int, int] | None] | None = None,
+                ) -> tuple[Hesitation, ...]:
     """Voiced stretches of one utterance that no recognised word claims, each with its
     probability of being a filled pause. `audio`: int16 16 kHz, starting at `offset_ms` in
-    the stream; `words`: the recognised words, stream times.
+    the stream; `words`: the recognised words, stream times; `aligned`: where forced
+    alignment put each word's sound (`audio.align.word_spans`, stream times), if it could.
 
-    A word claims the stretch it overlaps most: Whisper often stretches a word's start back
-    over a dropped "uh" and the silence after it, and that "uh" must stay unclaimed. The
-    first word claims the last stretch it reaches that no later word claims: the alignment
-    starts it where the window starts, so only its end tells where its sound is
-    (faster-whisper trims such a word only past twice the median word length). When the
-    stretch its end reaches is a later word's, the free one before it is either the first
-    word itself (JFK's "And", then a pause, then "so my fellow Americans") or a filler
-    Whisper dropped ("I[0-920]" over "Er." and the "I led the team" after it); the sound
-    alone decides, and only with sure evidence (`OPENING_SURE`). A filled pause the
-    recogniser wrote does not claim its stretch (the sound is its evidence, see
-    `feedback.fillers`), and neither does a word it was guessing at (`GUESSED`). A
-    backchannel's words do claim theirs: "Mm" "-hmm." is an answer, not an "mm" and a "hmm"."""
+    Aligned, a word claims every stretch that it and the words before it cover at least half
+    of, and the one it overlaps most: its sound is where the aligner put it, to the frame. A
+    word the aligner gave no place claims nothing (it had nothing to say, or it was a written
+    "um"), except a backchannel's, which keeps Whisper's times.
+
+    Otherwise Whisper's times decide, and they are loose. A word claims the stretch it
+    overlaps most: Whisper often stretches a word's start back over a dropped "uh" and the
+    silence after it, and that "uh" must stay unclaimed. The first word claims the last
+    stretch it reaches that no later word claims: the alignment starts it where the window
+    starts, so only its end tells where its sound is (faster-whisper trims such a word only
+    past twice the median word length). When the stretch its end reaches is a later word's,
+    the free one before it is either the first word itself (JFK's "And", then a pause, then
+    "so my fellow Americans") or a filler Whisper dropped ("I[0-920]" over "Er." and the "I
+    led the team" after it); the sound alone decides, and only with sure evidence
+    (`OPENING_SURE`).
+
+    Either way, a filled pause the recogniser wrote does not claim its stretch (the sound is
+    its evidence, see `feedback.fillers`), and neither does a word it was guessing at
+    (`GUESSED`: the aligner would put such a word on the "uhh" it was written over). A
+    backchannel's words do claim theirs: "Mm" "-hmm." is an answer, not an "mm" and a
+    "hmm"."""
     samples = audio.astype(np.float32)
     levels = frame_levels(samples)
     found = islands(levels)
@@ -283,19 +295,28 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
         return ()
     sound = Sound.of(samples, levels, found)
     claimed = [False] * len(found)
-    opening: list[int] = []  # the stretches the first word reaches
-    first = True
+    covered = [0.0] * len(found)  # by aligned words, in hops
+    opening: list[int] = []  # the stretches the first word reaches (Whisper's times)
+    first = aligned is None
     answers = backchannel_words([word.text for word in words])
     for index, word in enumerate(words):
-        if word.start_ms is None or word.end_ms is None:
+        span = (word.start_ms, word.end_ms)
+        if aligned is not None and (aligned[index] or index not in answers):
+            span = aligned[index] or (None, None)
+        start_ms, end_ms = span
+        if start_ms is None or end_ms is None:
             continue
         starts_window, first = first, False
         if (is_filled_pause(word.text, language) and index not in answers) or (
                 word.probability is not None and word.probability < GUESSED):
             continue
-        a, b = (word.start_ms - offset_ms) / 10, (word.end_ms - offset_ms) / 10
+        a, b = (start_ms - offset_ms) / 10, (end_ms - offset_ms) / 10
         overlaps = [max(0.0, min(b, e) - max(a, s)) for s, e in found]
         touched = [k for k, overlap in enumerate(overlaps) if overlap > 0]
+        if aligned is not None:
+            for k in touched:
+                covered[k] += overlaps[k]
+                claimed[k] = claimed[k] or covered[k] * 2 >= found[k][1] - found[k][0]
         if starts_window:
             opening = touched
         elif touched:

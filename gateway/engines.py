@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from audio import models
+from audio import align, models
 from audio.stt import FILLER_PROMPT, STT, OpenAISTT, STTOptions, WhisperSTT
 from audio.tts import TTS, EspeakTTS, OpenAITTS, PiperTTS, ThreadedTTS
 from gateway.config import Settings
@@ -158,6 +158,11 @@ async def load_engines(engines: SpeechEngines, settings: Settings) -> None:
         engines.problems["stt"] = f"failed to load: {error}"
         engines.stt = None
         log.error("speech recognition unavailable: %s", error)
+    if engines.stt is not None:
+        try:  # the feedback's forced aligner (English words to the sound)
+            await asyncio.to_thread(align.load)
+        except Exception as error:  # the feedback then uses Whisper's word times
+            log.error("forced aligner unavailable: %s", error)
     for language, tts in list(engines.tts.items()):
         if isinstance(tts, ThreadedTTS):
             try:

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from audio.align import word_spans
 from audio.stt import Transcript
 from audio.types import Int16Array
 from feedback.acoustic import hesitations, refine_voiced
@@ -47,8 +48,9 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
                         session_language: str) -> dict[str, Any]:
     """What a voice turn's feedback is computed from, as stored with the turn: the words,
     the VAD's voiced stretches, and the stretches of voice no word claims with how much
-    each sounds like a filled pause (`feedback.acoustic`, from the turn's audio, in a worker);
-    the voiced stretches are tightened to the sound, so pauses are measured where they are."""
+    each sounds like a filled pause (`feedback.acoustic`, from the turn's audio, in a worker;
+    English words are first aligned to the sound, `audio.align`); the voiced stretches are
+    tightened to the sound, so pauses are measured where they are."""
     words = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
               "probability": w.probability} for w in transcript.words]
     record: dict[str, Any] = {"words": words, "voiced": [list(v) for v in voiced],
@@ -59,8 +61,16 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
     language = feedback_language(session_language, record)
 
     def analyse() -> tuple[tuple[tuple[int, int], ...], tuple[Hesitation, ...]]:
+        try:
+            aligned = word_spans(audio, [w.text for w in heard], language,
+                                 offset_ms=audio_start_ms)
+        except Exception as error:  # Whisper's own word times, then
+            log.warning("forced alignment failed (%s): Whisper's word times are used",
+                        type(error).__name__)
+            aligned = None
         return (refine_voiced(audio, voiced, offset_ms=audio_start_ms),
-                hesitations(audio, heard, language, offset_ms=audio_start_ms))
+                hesitations(audio, heard, language, offset_ms=audio_start_ms,
+                            aligned=aligned))
 
     try:
         refined, found = await asyncio.to_thread(analyse)

@@ -120,6 +120,39 @@ def test_which_stretch_a_word_claims_and_that_a_written_um_claims_none() -> None
                for h in hesitations(audio, [um], item["language"]))
 
 
+def test_an_aligned_word_claims_where_its_sound_is() -> None:
+    """With forced alignment (`audio.align`) a word's span is where its sound is: it claims
+    every stretch it covers, whatever Whisper's times said, and a word the aligner did not
+    place claims nothing."""
+    item = next(i for i in filler_set.load_set()
+                if i["noise"] == "quiet" and i["language"] == "en"
+                and [p["kind"] for p in i["pieces"][:3]] == ["filler", "phrase", "phrase"])
+    audio = filler_set.load_audio(item)
+    filler, one, two = item["pieces"][:3]
+    free = [h.start_ms for h in hesitations(audio, [], "en")]
+
+    def near(starts: list[int], piece: dict[str, Any]) -> bool:
+        return any(abs(s - piece["start_ms"]) <= 30 for s in starts)
+
+    assert near(free, filler) and near(free, one) and near(free, two)
+
+    def reported(word: Word, aligned: tuple[int, int] | None) -> list[int]:
+        return [h.start_ms for h in hesitations(audio, [word], "en", aligned=[aligned])]
+
+    # Whisper stretched "I" back over the "um" and into the first phrase only; aligned, it
+    # covers both phrases: both are claimed (not only the one it overlaps most), the "um"
+    # stays free, and the first word gets no benefit of the doubt over its opening.
+    stretched = Word("I", filler["start_ms"], one["start_ms"] + 200, 0.9)
+    starts = reported(stretched, (one["start_ms"], two["end_ms"]))
+    assert near(starts, filler) and not near(starts, one) and not near(starts, two)
+    assert not near(reported(stretched, (filler["start_ms"], filler["end_ms"])), filler)
+    # Unplaced (a written "um", a lone punctuation mark): it claims nothing at all.
+    assert reported(stretched, None) == free
+    # A word Whisper was guessing at claims nothing, wherever the aligner put it.
+    guessed = Word("if", filler["start_ms"], filler["end_ms"], acoustic.GUESSED - 0.01)
+    assert near(reported(guessed, (filler["start_ms"], filler["end_ms"])), filler)
+
+
 @pytest.fixture(scope="module")
 def real_speech(stt: Any) -> dict[str, Any]:
     return asyncio.run(filler_set.on_real_speech(stt))

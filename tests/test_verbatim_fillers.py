@@ -121,7 +121,7 @@ def test_the_gateway_is_scored_on_excerpts_of_the_recording(
     assert sum(row["hits"] for row in rows) >= 1
 
 
-SPOKEN_FLOORS = (0.58, 0.52)  # recall, precision; measured 0.644 / 0.586 (101 fillers)
+SPOKEN_FLOORS = (0.63, 0.68)  # recall, precision; measured 0.693 / 0.745 (101 fillers)
 
 
 def test_the_spoken_set_is_what_its_labels_say() -> None:
