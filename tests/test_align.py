@@ -7,6 +7,8 @@ must put them inside their phrases, off the fillers."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 
 import numpy as np
@@ -115,4 +117,37 @@ def test_any_audio_and_any_words_align_or_give_none(samples: list[int], words: l
     assert len(spans) == len(words)
     placed = [span for span in spans if span is not None]
     assert all(offset <= a < b <= offset + len(audio) * 1000 // 16_000 + 10 for a, b in placed)
-    assert all(p[1] <= q[0] for p, q in zip(placed, placed[1:]))
+    assert all(p[1] <= q[0] for p, q in itertools.pairwise(placed))
+
+
+def test_the_gateway_judges_the_stretches_the_aligned_words_leave(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    """`gateway.scoring.speech_record`, as a voice turn's feedback is stored: Whisper's
+    times put "included" over the "Um." before it; aligned, the "Um." is a free stretch."""
+    from audio.stt import Transcript
+    from audio.stt import Word as HeardWord
+    from gateway.scoring import speech_record
+
+    audio, pieces = excerpt
+    first, um, second = pieces[0], pieces[1], pieces[2]
+    assert (um["kind"], um["text"]) == ("filler", "Um.")
+    clip = audio[:second["end_ms"] * 16 + 3200]
+    offset = 40_000  # the turn's place in the stream
+
+    def spread(text: str, start: int, end: int) -> list[HeardWord]:
+        said = text.split()
+        step = (end - start) // len(said)
+        return [HeardWord(w, offset + start + i * step, offset + start + (i + 1) * step, 0.9)
+                for i, w in enumerate(said)]
+
+    words = spread(first["text"], first["start_ms"], first["end_ms"])
+    words.append(HeardWord("included", offset + um["start_ms"] - 50,
+                           offset + second["start_ms"] + 100, 0.9))  # loose, over the "Um."
+    words += spread(" ".join(second["text"].split()[1:]), second["start_ms"] + 700,
+                    second["end_ms"])
+    transcript = Transcript(" ".join(w.text for w in words), offset, offset + len(clip) // 16,
+                            tuple(words), "en", 0.0)
+    record = asyncio.run(speech_record(transcript, ((offset, offset + len(clip) // 16),),
+                                       clip, offset, "en"))
+    starts = [h["start_ms"] - offset for h in record["hesitations"]]
+    assert any(abs(s - um["start_ms"]) <= 30 for s in starts), record["hesitations"]
