@@ -247,12 +247,25 @@ def _anchor_model() -> Any:
 
 def anchors(audio: np.ndarray) -> list[tuple[str, int, int]]:
     """Whisper tiny.en's words over a whole recording, with times: plain decoding, no
-    prompt, no VAD, beam 1 (the anchors, not the gateway's recogniser)."""
+    prompt, no VAD, beam 1 (the anchors, not the gateway's recogniser); each segment's words
+    then placed on its sound by forced alignment (`audio.align`, as the gateway does), where
+    they fit it, so a window between two anchors is where the gap between them is."""
+    from audio.align import word_spans
+
     segments, _ = _anchor_model().transcribe(audio.astype(np.float32) / 32768, language="en",
                                    beam_size=1, word_timestamps=True,
                                    condition_on_previous_text=False, vad_filter=False)
-    return [(w.word, round(w.start * 1000), round(w.end * 1000))
-            for segment in segments for w in (segment.words or [])]
+    heard = []
+    for segment in segments:
+        words = [(w.word, round(w.start * 1000), round(w.end * 1000))
+                 for w in (segment.words or [])]
+        start_ms, end_ms = round(segment.start * 1000), round(segment.end * 1000)
+        spans = word_spans(audio[start_ms * RATE // 1000:end_ms * RATE // 1000],
+                           [text for text, _, _ in words], "en", offset_ms=start_ms)
+        for i, (text, start, end) in enumerate(words):
+            a, b = (spans[i] if spans else None) or (start, end)
+            heard.append((text, a, b))
+    return heard
 
 
 async def evaluate(stt: Any, tokens: list[Token], audio: np.ndarray, seconds: float,
