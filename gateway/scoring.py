@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from audio.align import word_spans
@@ -30,6 +31,10 @@ from scenarios.models import Scenario
 log = logging.getLogger(__name__)
 
 SUMMARY_TIMEOUT_S = 20.0
+# A voice turn's acoustic evidence (alignment 0.1-0.5 s, one utterance at a time) has
+# workers of its own: queued in the default pool, a burst of turns would hold the threads
+# that every session's microphone audio goes through.
+_EVIDENCE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence")
 
 
 def expectations(scenario: Scenario) -> Expectations:
@@ -73,7 +78,7 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
                             aligned=aligned))
 
     try:
-        refined, found = await asyncio.to_thread(analyse)
+        refined, found = await asyncio.get_running_loop().run_in_executor(_EVIDENCE, analyse)
     except Exception as error:  # the turn is stored with what the VAD and STT gave
         log.warning("acoustic evidence failed (%s): the turn keeps the VAD's stretches",
                     type(error).__name__)
