@@ -56,6 +56,8 @@ FEATURES = ("log_duration", "voiced_fraction", "pitch_spread", "flux_vs_speaker"
 # `bench/filler_set.py fit` on the training half of the evaluation set. The intercept is the
 # language's: how often an unclaimed stretch is a filler depends on the recogniser (Korean
 # words Whisper gets wrong leave pieces of themselves unclaimed; English words rarely do).
+# Fitted on the stretches Whisper's word times left; refitted on those the aligned words
+# leave (`audio.align`), it read no better on either set (docs/feedback.md), so it stands.
 MEANS = (5.83, 0.7, 1.55, 0.785, 0.621, 0.122, 0.366)
 SCALES = (0.583, 0.265, 1.808, 0.255, 0.277, 4.502, 0.413)
 WEIGHTS = (-0.768, 0.399, -0.611, -1.834, -0.682, 0.6, -1.259)
