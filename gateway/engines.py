@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,10 +34,18 @@ class VoiceChoice:
     reason: str = ""
 
 
+def _evidence_workers() -> ThreadPoolExecutor:
+    # A voice turn's acoustic evidence (alignment 0.1-0.5 s, one utterance at a time) has
+    # workers of its own: queued in the default pool, a burst of turns would hold the threads
+    # that every session's microphone audio goes through. Threads start on first use.
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence")
+
+
 @dataclass
 class SpeechEngines:
     stt: STT | None = None
     tts: dict[str, TTS] = field(default_factory=dict)  # by language
+    evidence: ThreadPoolExecutor = field(default_factory=_evidence_workers)
     problems: dict[str, str] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     browser_speech: Literal["auto", "always", "never"] = "auto"  # BROWSER_SPEECH
@@ -83,6 +92,8 @@ class SpeechEngines:
                                     **({"errors": tts_problems} if tts_problems else {})}}
 
     async def aclose(self) -> None:
+        # Sessions have ended by now; a turn's evidence still being made is let finish.
+        await asyncio.to_thread(self.evidence.shutdown)
         if self.stt is not None:
             await self.stt.aclose()
         for engine in set(self.tts.values()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
 from audio.align import word_spans
@@ -31,10 +31,6 @@ from scenarios.models import Scenario
 log = logging.getLogger(__name__)
 
 SUMMARY_TIMEOUT_S = 20.0
-# A voice turn's acoustic evidence (alignment 0.1-0.5 s, one utterance at a time) has
-# workers of its own: queued in the default pool, a burst of turns would hold the threads
-# that every session's microphone audio goes through.
-_EVIDENCE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence")
 
 
 def expectations(scenario: Scenario) -> Expectations:
@@ -50,12 +46,13 @@ def expectations(scenario: Scenario) -> Expectations:
 
 async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], ...],
                         audio: Int16Array | None, audio_start_ms: int,
-                        session_language: str) -> dict[str, Any]:
+                        session_language: str, workers: Executor) -> dict[str, Any]:
     """What a voice turn's feedback is computed from, as stored with the turn: the words,
     the VAD's voiced stretches, and the stretches of voice no word claims with how much
-    each sounds like a filled pause (`feedback.acoustic`, from the turn's audio, in a worker;
-    English words are first aligned to the sound, `audio.align`); the voiced stretches are
-    tightened to the sound, so pauses are measured where they are."""
+    each sounds like a filled pause (`feedback.acoustic`, from the turn's audio; English
+    words are first aligned to the sound, `audio.align`); the voiced stretches are tightened
+    to the sound, so pauses are measured where they are. The analysis runs on `workers`,
+    the speech engines' `evidence` pool."""
     words = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
               "probability": w.probability} for w in transcript.words]
     record: dict[str, Any] = {"words": words, "voiced": [list(v) for v in voiced],
@@ -78,7 +75,7 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
                             aligned=aligned))
 
     try:
-        refined, found = await asyncio.get_running_loop().run_in_executor(_EVIDENCE, analyse)
+        refined, found = await asyncio.get_running_loop().run_in_executor(workers, analyse)
     except Exception as error:  # the turn is stored with what the VAD and STT gave
         log.warning("acoustic evidence failed (%s): the turn keeps the VAD's stretches",
                     type(error).__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -147,7 +148,41 @@ def test_the_gateway_judges_the_stretches_the_aligned_words_leave(
                     second["end_ms"])
     transcript = Transcript(" ".join(w.text for w in words), offset, offset + len(clip) // 16,
                             tuple(words), "en", 0.0)
-    record = asyncio.run(speech_record(transcript, ((offset, offset + len(clip) // 16),),
-                                       clip, offset, "en"))
+    with ThreadPoolExecutor(1) as workers:
+        record = asyncio.run(speech_record(transcript, ((offset, offset + len(clip) // 16),),
+                                           clip, offset, "en", workers))
     starts = [h["start_ms"] - offset for h in record["hesitations"]]
     assert any(abs(s - um["start_ms"]) <= 30 for s in starts), record["hesitations"]
+
+
+def test_the_evidence_workers_close_with_the_speech_engines(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    """The app's speech engines own the evidence workers: a turn's evidence runs on them,
+    they close with the engines, and a turn that ends after that is still stored, with what
+    the recogniser and the VAD gave."""
+    from audio.stt import Transcript
+    from audio.stt import Word as HeardWord
+    from gateway.engines import SpeechEngines
+    from gateway.scoring import speech_record
+
+    audio, pieces = excerpt
+    first = pieces[0]
+    clip = audio[:first["end_ms"] * 16 + 1600]
+    said = first["text"].split()
+    step = (first["end_ms"] - first["start_ms"]) // len(said)
+    words = tuple(HeardWord(w, first["start_ms"] + i * step,
+                            first["start_ms"] + (i + 1) * step, 0.9) for i, w in enumerate(said))
+    transcript = Transcript(first["text"], 0, len(clip) // 16, words, "en", 0.0)
+    voiced = ((0, len(clip) // 16),)
+
+    async def turns() -> tuple[dict, dict]:
+        engines = SpeechEngines()
+        before = await speech_record(transcript, voiced, clip, 0, "en", engines.evidence)
+        await engines.aclose()
+        after = await speech_record(transcript, voiced, clip, 0, "en", engines.evidence)
+        return before, after
+
+    before, after = asyncio.run(turns())
+    assert "hesitations" in before and before["voiced"] != before["vad_voiced"]
+    assert "hesitations" not in after and after["voiced"] == [list(voiced[0])]
+    assert [w["word"] for w in after["words"]] == said

@@ -144,7 +144,7 @@ class TurnHandling:
         # What the turn's feedback is computed from; made in a worker, off the reply's path.
         speech = asyncio.create_task(speech_record(
             voice.transcript, voice.voiced, voice.audio, voice.audio_start_ms,
-            self.record.language)) if voice else None
+            self.record.language, self.services.speech.evidence)) if voice else None
         turn = Turn(seq, message, emotion, source,
                     preemption.replying if preemption else Replying(seq, self.post),
                     client_timestamp=client_timestamp, voice=voice, speech=speech,
