@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from audio.types import PIPELINE_RATE
+from feedback.numbers import NUMERAL, say
 
 FRAME_MS = 10
 OPTIONAL_FILLERS = ("uh", "um", "er", "ah", "hmm")
@@ -42,10 +43,6 @@ _LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz",
 # once would stall the event loop for as long (0.45 s for 25 s of speech); a piece, ~2 ms.
 CHUNK_BYTES = 2 * PIPELINE_RATE // 20  # 50 ms
 MAX_ADDED = 5_000  # words sounded out before the decoder is made afresh (its dictionary grows)
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_NUMBER = re.compile(r"\d[\d,]*(\.\d+)?")
 _lock = threading.Lock()
 _decoder: Any = None
 _added = 0
@@ -56,23 +53,6 @@ class AlignedWord:
     index: int      # of the word in the list given to `align`
     start_ms: int
     end_ms: int
-
-
-def spell(n: int) -> list[str]:
-    """An integer as English words, as people say it ("2021": twenty twenty one)."""
-    if n < 20:
-        return [_ONES[n]]
-    if n < 100:
-        return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
-    if 2010 <= n < 2100:
-        return spell(n // 100) + spell(n % 100)
-    if n < 1000:
-        return [_ONES[n // 100], "hundred"] + (spell(n % 100) if n % 100 else [])
-    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
-        if n >= size:
-            rest = n % size
-            return spell(n // size) + [name] + (spell(rest) if rest else [])
-    raise AssertionError(n)
 
 
 def sound_out(letters: str) -> str:
@@ -101,10 +81,8 @@ def _tokens(word: str, known: Any) -> list[str]:
             piece = piece[1:]
         percent = piece.endswith("%")
         piece = piece.rstrip("%")
-        if _NUMBER.fullmatch(piece):
-            whole, _, fraction = piece.replace(",", "").partition(".")
-            tokens += spell(int(whole)) if len(whole) < 13 else [UNKNOWN]
-            tokens += ["point", *(_ONES[int(d)] for d in fraction)] if fraction else []
+        if NUMERAL.fullmatch(piece):  # as pace counts it (twenty-one: twenty one)
+            tokens += [token for word in say(piece) for token in word.split("-")]
         elif known(piece):
             tokens.append(piece)
         elif piece:  # sounded out by `align`, under its letters alone

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from feedback.fillers import FILLED_PAUSES
+from feedback.numbers import NUMERAL, say
 from feedback.types import Turn, normalize
 
 WINDOW_MS = 20_000
@@ -53,7 +54,7 @@ def units_in(text: str, language: str) -> float:
 
 
 _SPACED_PERCENT = re.compile(r"(\d)\s+%")
-_NUMERAL = re.compile(r"[$₩]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?%?")
+_NUMERAL = re.compile(rf"[$₩]?{NUMERAL.pattern}%?")
 _KO_DIGIT_POSITIONS = (0, 1, 1, 1)  # 일/십/백/천: a position word after all but the ones
 
 
@@ -67,30 +68,14 @@ def _spoken_number(numeral: str, language: str) -> int:
     if numeral[:1] in "$₩":
         extra += 1 if language == "en" else 1 if numeral[0] == "₩" else 2  # dollars / 원 / 달러
         numeral = numeral[1:]
+    if language == "en":
+        return len(say(numeral)) + extra
     numeral = re.sub(r"(st|nd|rd|th)$", "", numeral).replace(",", "")
     whole, _, decimals = numeral.partition(".")
-    value = int(whole) if whole.isdigit() else 0
-    spoken = _en_words(value, year=len(whole) == 4 and "," not in numeral) if language == "en" \
-        else _ko_syllables(value)
+    spoken = _ko_syllables(int(whole) if whole.isdigit() else 0)
     if decimals:
-        spoken += 1 + len(decimals)  # point / 점, then digit by digit
+        spoken += 1 + len(decimals)  # 점, then digit by digit
     return spoken + extra
-
-
-def _en_words(value: int, *, year: bool = False) -> int:
-    """Words of an English number, compounds such as "twenty-one" being one word."""
-    if year and 1100 <= value <= 2099 and value % 1000 >= 10 and value % 100 != 0:
-        return 1 + _en_words(value % 100) if value // 100 != 20 or value % 100 >= 10 \
-            else 3  # nineteen eighty-four; twenty twenty-one; two thousand five
-    if value < 100:
-        return 1
-    if value < 1000:
-        return 2 + (_en_words(value % 100) if value % 100 else 0)
-    for size in (10**9, 10**6, 10**3):
-        if value >= size:
-            rest = value % size
-            return _en_words(value // size) + 1 + (_en_words(rest) if rest else 0)
-    return 1
 
 
 def _ko_syllables(value: int) -> int:

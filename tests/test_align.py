@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,19 +18,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio.align import UNKNOWN, align, sound_out, spell, word_spans
+from audio.align import UNKNOWN, align, sound_out, word_spans
 from bench import filler_set, spoken_verbatim
 
 EXCERPT = spoken_verbatim.EXCERPT
 EDGE_MS = 80  # a phrase's edge: Piper's own silence at the ends of a phrase it says
 
 
-def test_numbers_are_spelled_as_people_say_them() -> None:
-    assert spell(7) == ["seven"]
-    assert spell(42) == ["forty", "two"]
-    assert spell(2021) == ["twenty", "twenty", "one"]
-    assert spell(305) == ["three", "hundred", "five"]
-    assert spell(1_200_000) == ["one", "million", "two", "hundred", "thousand"]
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 10**15), commas=st.booleans(), fraction=st.sampled_from(["", ".5", ".25"]),
+       ending=st.sampled_from(["", "%", "st", "th"]))
+def test_the_aligner_places_the_words_pace_counts(n: int, commas: bool, fraction: str,
+                                                 ending: str) -> None:
+    """A numeral is placed on the sound with the words pace counts it as (one reading,
+    `feedback.numbers`), "twenty-one" being one word to pace and two to the dictionary."""
+    from audio.align import _tokens
+    from feedback.numbers import say
+    from feedback.pace import units_in
+
+    numeral = (f"{n:,}" if commas else str(n)) + (fraction if ending in ("", "%") else "")
+    written = numeral + ending
+    tokens = _tokens(written, lambda word: word.isalpha())
+    said = say(numeral + ("" if ending == "%" else ending))
+    assert said and all(re.fullmatch(r"[a-z]+(-[a-z]+)?", word) for word in said)
+    assert tokens == [t for word in said for t in word.split("-")] + ["percent"] * (ending == "%")
+    assert units_in(written, "en") == len(said) + (ending == "%")
 
 
 def test_written_words_become_dictionary_tokens() -> None:

@@ -495,3 +495,20 @@ def test_a_backchannel_written_in_two_halves_is_not_a_filler(
     report = detect_fillers(turn)
     assert [f.text for f in report.fillers] == fillers
     assert report.words == words
+
+
+@pytest.mark.parametrize(("numeral", "said"), [
+    ("7", "seven"), ("42", "forty-two"), ("305", "three hundred five"),
+    ("2021", "twenty twenty-one"), ("1984", "nineteen eighty-four"),
+    ("1905", "nineteen oh five"), ("1900", "nineteen hundred"), ("2005", "two thousand five"),
+    ("1,984", "one thousand nine hundred eighty-four"),   # a comma: a count, not a year
+    ("1,200,000", "one million two hundred thousand"), ("3.25", "three point two five"),
+    ("21st", "twenty-first"), ("3rd", "third"), ("12th", "twelfth"), ("40th", "fortieth"),
+    ("100th", "one hundredth"), ("1984th", "one thousand nine hundred eighty-fourth"),
+    ("0049123456789012", "zero zero four nine one two three four five six seven eight nine "
+                         "zero one two"),                 # too long for a figure: digit by digit
+])
+def test_a_numeral_is_read_as_people_say_it(numeral: str, said: str) -> None:
+    from feedback.numbers import say
+
+    assert " ".join(say(numeral)) == said
