@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,11 +47,7 @@ _decoder: Any = None
 _added = 0
 
 
-@dataclass(frozen=True)
-class AlignedWord:
-    index: int      # of the word in the list given to `align`
-    start_ms: int
-    end_ms: int
+Span = tuple[int, int]  # start and end, ms
 
 
 def sound_out(letters: str) -> str:
@@ -111,17 +106,16 @@ def _fresh_decoder() -> Any:
     return _decoder
 
 
-def align(audio: np.ndarray, words: Sequence[str]) -> tuple[AlignedWord, ...] | None:
-    """The times (ms from the audio's start) of each of `words` that has sound, or None when
+def align(audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
+    """Per word, where its sound is (ms from the audio's start), or None for the whole when
     the words cannot be aligned to the audio at all. A word with nothing to say (a lone
-    punctuation mark) gets no entry, and neither does a written "uh" or "um": the grammar
-    lets one stand anywhere, so it is aligned wherever it was said without being placed."""
+    punctuation mark) has no span, and neither has a written "uh" or "um": the grammar lets
+    one stand anywhere, so it is aligned wherever it was said without being placed."""
     with _lock:
         return _align(_fresh_decoder(), audio, words)
 
 
-def _align(decoder: Any, audio: np.ndarray, words: Sequence[str],
-           ) -> tuple[AlignedWord, ...] | None:
+def _align(decoder: Any, audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
     global _added
     known = decoder.lookup_word
     said = [[] if (tokens := _tokens(word, known)) and set(tokens) <= set(OPTIONAL_FILLERS)
@@ -151,29 +145,25 @@ def _align(decoder: Any, audio: np.ndarray, words: Sequence[str],
               (segment.end_frame + 1) * FRAME_MS) for segment in decoder.seg()]
     spoken = [(word, start, end) for word, start, end in heard
               if word and word not in OPTIONAL_FILLERS and not word.startswith(("<", "["))]
-    aligned, at = [], 0
-    for index, tokens in enumerate(said):
+    spans: list[Span | None] = []
+    at = 0
+    for tokens in said:
         pieces = spoken[at:at + len(tokens)]
         if [word for word, _, _ in pieces] != tokens:
             return None
-        if tokens:
-            aligned.append(AlignedWord(index, pieces[0][1], pieces[-1][2]))
-            at += len(tokens)
-    return tuple(aligned) if at == len(spoken) else None
+        spans.append((pieces[0][1], pieces[-1][2]) if tokens else None)
+        at += len(tokens)
+    return spans if at == len(spoken) else None
 
 
 def word_spans(audio: np.ndarray, words: Sequence[str], language: str, *,
-               offset_ms: int = 0) -> list[tuple[int, int] | None] | None:
-    """Per word, where its sound is (stream ms: the audio starts at `offset_ms`), None for a
-    word with nothing to say; or None for the whole when there is no model for `language`
-    or the words do not fit the audio."""
+               offset_ms: int = 0) -> list[Span | None] | None:
+    """`align` in stream time (the audio starts at `offset_ms`); None where there is no model
+    for `language`."""
     if not language.startswith("en") or not words:
         return None
-    aligned = align(audio, words)
-    if aligned is None:
+    spans = align(audio, words)
+    if spans is None:
         return None
-    spans: list[tuple[int, int] | None] = [None] * len(words)
-    for word in aligned:
-        spans[word.index] = (offset_ms + word.start_ms, offset_ms + word.end_ms)
-    return spans
+    return [(offset_ms + span[0], offset_ms + span[1]) if span else None for span in spans]
 
