@@ -154,6 +154,43 @@ def test_an_aligned_word_claims_where_its_sound_is() -> None:
     assert near(reported(guessed, (filler["start_ms"], filler["end_ms"])), filler)
 
 
+def test_a_filler_that_runs_into_its_words_is_found_between_them() -> None:
+    """A spoken-set "Uh." with no silence on either side shares one stretch with the words
+    around it ("for our, | Uh. | new inventions."), so no stretch is free: where the aligned
+    words leave it free, it counts, but only where a filler goes."""
+    from bench import spoken_verbatim
+
+    item = next(i for i in spoken_verbatim.load_set() if i["file"] == "4483937_6.opus")
+    audio = filler_set.load_audio(item, spoken_verbatim.DATA)
+    at = next(k for k, p in enumerate(item["pieces"]) if p["start_ms"] == 18255)
+    before, uh, after = item["pieces"][at - 1:at + 2]
+    assert (before["kind"], uh["text"], after["kind"]) == ("phrase", "Uh.", "phrase")
+    assert uh["start_ms"] - before["end_ms"] < 90 and after["start_ms"] - uh["end_ms"] < 90
+    # Each word placed to its sound, as the aligner places it, up to the filler's edges.
+    spans = [(before["start_ms"], uh["start_ms"] - acoustic.WORD_EDGE_MS),
+             (uh["end_ms"] + acoustic.WORD_EDGE_MS, after["end_ms"])]
+
+    def found(first: str, second: str | None) -> list[Any]:
+        words = [Word(first, spans[0][0], spans[0][1], 0.9)]
+        if second is not None:
+            words.append(Word(second, spans[1][0], spans[1][1], 0.9))
+        return [h for h in hesitations(audio, words, "en", aligned=spans[:len(words)])
+                if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]]
+
+    [stretch] = found("our,", "new")
+    assert abs(stretch.start_ms - uh["start_ms"]) <= 30 and abs(stretch.end_ms - uh["end_ms"]) <= 30
+    assert stretch.probability >= acoustic.BETWEEN_WORDS_SURE
+    # Whisper wrote no pause before it: inside a phrase, a free piece is a word's own sound
+    # the aligner left out, more often than a filler.
+    assert found("our", "new") == []
+    assert found("our,", "our") == []      # a word and its repetition: "as, as"
+    assert found("ha,", "new") == []       # beside a laugh
+    assert found("our,", None) == []       # nothing after it: a drawn-out last word's tail
+    # Without aligned words there is nothing to leave free: Whisper's times are too loose.
+    assert [h for h in hesitations(audio, [Word("our,", *spans[0], 0.9), Word("new", *spans[1], 0.9)], "en")
+            if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]] == []
+
+
 @pytest.fixture(scope="module")
 def real_speech(stt: Any) -> dict[str, Any]:
     return asyncio.run(filler_set.on_real_speech(stt))
