@@ -27,8 +27,9 @@ from feedback.types import Word
 FLOORS = {"en": (0.86, 0.86), "ko": (0.88, 0.89)}  # held-out recall, precision
 # Measured (148 English fillers, 111 Korean), with CTranslate2's two CPU kernel paths (oneDNN,
 # its default on AMD; Intel MKL, its default on Intel CPUs), whose Whisper words differ:
-# en 0.912 / 0.912 and 0.919 / 0.913 (words force-aligned; with Whisper's times 0.926 /
-# 0.926 and 0.939 / 0.921), ko 0.955 / 0.946 and 0.928 / 0.936. Earlier figures
+# en 0.899 / 0.917 and 0.905 / 0.918 (words force-aligned with wide beams; default beams
+# 0.912 / 0.912 and 0.919 / 0.913; with Whisper's times 0.926 / 0.926 and 0.939 / 0.921),
+# ko 0.955 / 0.946 and 0.928 / 0.936. Earlier figures
 # varied as much between an Intel and an AMD machine (Korean precision 0.890 vs 0.842), so
 # the floors sit ~0.05 under the lowest.
 
@@ -210,12 +211,12 @@ def test_real_speech_without_filled_pauses_gets_none(real_speech: dict[str, Any]
 
 def test_cut_off_words_in_real_speech_are_rarely_called_fillers(stt: Any) -> None:
     """Real false starts (a word begun, cut off, said again) in the same recordings: a
-    cut-off word is not a filler. Measured 4 filled pauses in 60 mixes, all in JFK's 1961
-    recording; 15 while a word Whisper was 0.25-0.4 sure of claimed no sound (its "ask" read
-    as an "um")."""
+    cut-off word is not a filler. Measured 1 filled pause in 60 mixes (2 with oneDNN's
+    kernels), in JFK's 1961 recording; 3-4 before the aligner's beams were widened, 15 while
+    a word Whisper was 0.25-0.4 sure of claimed no sound (its "ask" read as an "um")."""
     result = asyncio.run(filler_set.on_real_false_starts(stt))
     assert result["mixes"] == 60
-    assert result["false_filled_pauses"] <= 8, result["reported"]
+    assert result["false_filled_pauses"] <= 5, result["reported"]
 
 
 def test_a_real_meeting_minute(stt: Any) -> None:
