@@ -386,7 +386,7 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
               if span is not None and not is_filled_pause(word.text, language)]
     covered = np.zeros(len(sound.levels) + 1, bool)
     for _, start, end in placed:
-        covered[max(0, start - edge):end + edge] = True
+        covered[max(0, start - edge):max(0, end + edge)] = True
     found = []
     for a, b in stretches:
         if not covered[a:b].any():

@@ -327,21 +327,27 @@ def test_numerals_count_as_they_are_said(text: str, language: str, units: int) -
 
 @settings(max_examples=60, deadline=None)
 @given(samples=st.lists(st.integers(-32768, 32767), max_size=4000),
-       spans=st.lists(st.tuples(st.integers(-500, 1500), st.integers(0, 800)), max_size=6),
+       spans=st.lists(st.tuples(st.integers(-500, 1500), st.integers(0, 800),
+                                st.sampled_from(["w", "w,", "ha,", "um", "w."]), st.booleans()),
+                      max_size=6),
        offset=st.integers(0, 100_000))
 def test_acoustic_evidence_never_fails_on_any_audio(samples: list[int],
-                                                    spans: list[tuple[int, int]],
+                                                    spans: list[tuple[int, int, str, bool]],
                                                     offset: int) -> None:
     """Whatever the microphone sent (silence, clipping, a few samples, noise) and wherever
-    the words were put, the evidence is computed and stays inside the audio."""
+    the words were put, by Whisper or by the aligner (or not at all), the evidence is
+    computed and stays inside the audio."""
     from feedback.acoustic import refine_voiced
 
     audio = np.array(samples, dtype=np.int16)
-    words = [Word("w", offset + a, offset + a + length, 0.9) for a, length in spans]
+    words = [Word(text, offset + a, offset + a + length, 0.9) for a, length, text, _ in spans]
+    aligned = [(offset + a, offset + a + length) if placed else None
+               for a, length, _, placed in spans]
     duration = len(audio) // 16
-    for h in hesitations(audio, words, "en", offset_ms=offset):
-        assert offset <= h.start_ms < h.end_ms <= offset + duration
-        assert 0.0 <= h.probability <= 1.0
-    voiced = [(offset + a, offset + a + length) for a, length in spans if length > 0]
+    for placing in (None, aligned):
+        for h in hesitations(audio, words, "en", offset_ms=offset, aligned=placing):
+            assert offset <= h.start_ms < h.end_ms <= offset + duration
+            assert 0.0 <= h.probability <= 1.0
+    voiced = [(offset + a, offset + a + length) for a, length, _, _ in spans if length > 0]
     for start, end in refine_voiced(audio, voiced, offset_ms=offset):
         assert start <= end
