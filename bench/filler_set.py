@@ -301,16 +301,15 @@ async def detect(stt: Any, item: dict[str, Any], audio: np.ndarray) -> list[Any]
 async def heard(stt: Any, language: str, audio: np.ndarray) -> tuple[Any, list[Any]]:
     """The turn Parley makes of one utterance (Whisper's words and the stretches of voice
     none of them claims), and the fillers it reports from it."""
-    from audio.align import word_spans
-    from feedback.acoustic import hesitations
     from feedback.fillers import detect_fillers
     from feedback.types import Turn, Word
+    from gateway.scoring import unclaimed_stretches
 
     transcript = await stt.transcribe(audio, language=language)
     words = tuple(Word(w.text, w.start_ms, w.end_ms, w.probability) for w in transcript.words)
-    aligned = await asyncio.to_thread(word_spans, audio, [w.text for w in words], language)
+    stretches = await asyncio.to_thread(unclaimed_stretches, audio, words, language)
     turn = Turn(words, language, (), "voice",  # type: ignore[arg-type]
-                hesitations=hesitations(audio, words, language, aligned=aligned))
+                hesitations=stretches)
     return turn, list(detect_fillers(turn).fillers)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -63,16 +64,8 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
     language = feedback_language(session_language, record)
 
     def analyse() -> tuple[tuple[tuple[int, int], ...], tuple[Hesitation, ...]]:
-        try:
-            aligned = word_spans(audio, [w.text for w in heard], language,
-                                 offset_ms=audio_start_ms)
-        except Exception as error:  # Whisper's own word times, then
-            log.warning("forced alignment failed (%s): Whisper's word times are used",
-                        type(error).__name__)
-            aligned = None
         return (refine_voiced(audio, voiced, offset_ms=audio_start_ms),
-                hesitations(audio, heard, language, offset_ms=audio_start_ms,
-                            aligned=aligned))
+                unclaimed_stretches(audio, heard, language, offset_ms=audio_start_ms))
 
     try:
         refined, found = await asyncio.get_running_loop().run_in_executor(workers, analyse)
@@ -86,6 +79,21 @@ async def speech_record(transcript: Transcript, voiced: tuple[tuple[int, int], .
     record["voiced"] = [list(v) for v in refined]
     record["hesitations"] = [dataclasses.asdict(h) for h in found]
     return record
+
+
+def unclaimed_stretches(audio: Int16Array, words: Sequence[Word], language: str, *,
+                        offset_ms: int = 0) -> tuple[Hesitation, ...]:
+    """The stretches of voice no recognised word claims (`feedback.acoustic.hesitations`),
+    English words first placed on their sound (`audio.align`), or where that fails, at
+    Whisper's own times. Blocking (alignment and the features): for a worker thread. The
+    benchmarks measure the fillers through this too (`bench/filler_set.heard`)."""
+    try:
+        aligned = word_spans(audio, [w.text for w in words], language, offset_ms=offset_ms)
+    except Exception as error:  # Whisper's own word times, then
+        log.warning("forced alignment failed (%s): Whisper's word times are used",
+                    type(error).__name__)
+        aligned = None
+    return hesitations(audio, words, language, offset_ms=offset_ms, aligned=aligned)
 
 
 def feedback_language(session_language: str, speech: dict[str, Any] | None) -> Language:
