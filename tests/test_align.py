@@ -110,6 +110,21 @@ def test_spans_are_stream_times_and_only_for_english(
     assert word_spans(clip, [], "en") is None
 
 
+def test_a_turn_aligns_the_same_whatever_was_aligned_before(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    """The decoder is shared by every session; what one turn leaves in its front end (the
+    running cepstral mean, the noise estimate) must not move the next turn's words."""
+    audio, pieces = excerpt
+    first = next(p for p in pieces if p["kind"] == "phrase")
+    clip, words = audio[:first["end_ms"] * 16 + 4000], first["text"].split()
+    alone = align(clip, words)
+    assert alone is not None
+    rng = np.random.default_rng(7)
+    for before in (rng.normal(0, 3000, 5 * 16_000), audio[-10 * 16_000:] // 8):
+        align(before.astype(np.int16), ["the", "cost"])
+        assert align(clip, words) == alone
+
+
 def test_words_that_are_not_there_do_not_fit() -> None:
     silence = np.zeros(16_000, dtype=np.int16)
     assert align(silence, ["included", "in", "the", "cost", "optimization"]) is None
