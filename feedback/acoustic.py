@@ -58,6 +58,7 @@ OPENING_SURE = 0.85
 # not between a word and its repetition ("as, as") and not beside a laugh ("ha, ha"). Chosen
 # on the spoken set (`bench/spoken_verbatim.py`) and the filler set's training half, with the
 # real false starts and the AMI minute; docs/feedback.md has the figures and what was tried.
+# Where Whisper wrote a filler between those words, the piece is its sound whatever it reads.
 BETWEEN_WORDS_MIN_MS = 150
 BETWEEN_WORDS_SURE = 0.96
 WORD_EDGE_MS = 20  # an aligned word's sound reaches this far past the frames it was given
@@ -288,7 +289,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     word the aligner gave no place claims nothing (it had nothing to say, or it was a written
     "um"), except a backchannel's, which keeps Whisper's times. A filler that runs into its
     neighbours shares their stretch; the piece of it no aligned word covers is a candidate
-    where a filler goes, on sure evidence (`_between_words`).
+    where a filler goes, on sure evidence, or where Whisper wrote one (`_between_words`).
 
     Otherwise Whisper's times decide, and they are loose. A word claims the stretch it
     overlaps most: Whisper often stretches a word's start back over a dropped "uh" and the
@@ -379,13 +380,20 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
                    aligned: Sequence[tuple[int, int] | None], language: str,
                    offset_ms: int) -> list[Hesitation]:
     """The pieces of `stretches` (hops) that no aligned word covers, where a filler goes,
-    that sound surely like one (`BETWEEN_WORDS_SURE`)."""
+    that sound surely like one (`BETWEEN_WORDS_SURE`). Where Whisper wrote a filled pause
+    between the aligned words around a piece, the written word is the evidence that a filler
+    is there and the piece is where: it is kept (from `CANDIDATE_MIN_MS`) with whatever
+    probability it has, and `feedback.fillers.confirmed` pairs the two. The aligner places
+    no written filler, and Whisper's time for one can be 300 ms off its sound."""
     edge = WORD_EDGE_MS // 10
-    placed = [(word, (span[0] - offset_ms) // 10, (span[1] - offset_ms) // 10)
-              for word, span in zip(words, aligned, strict=True)
+    answers = backchannel_words([word.text for word in words])
+    written = [i for i, word in enumerate(words)
+               if is_filled_pause(word.text, language) and i not in answers]
+    placed = [(i, word, (span[0] - offset_ms) // 10, (span[1] - offset_ms) // 10)
+              for i, (word, span) in enumerate(zip(words, aligned, strict=True))
               if span is not None and not is_filled_pause(word.text, language)]
     covered = np.zeros(len(sound.levels) + 1, bool)
-    for _, start, end in placed:
+    for _, _, start, end in placed:
         covered[max(0, start - edge):max(0, end + edge)] = True
     found = []
     for a, b in stretches:
@@ -393,15 +401,19 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
             continue
         free = np.flatnonzero(np.diff(np.concatenate([[0], ~covered[a:b], [0]]).astype(int)))
         for start, end in zip(free[::2] + a, free[1::2] + a, strict=True):
-            if (end - start) * 10 < BETWEEN_WORDS_MIN_MS:
-                continue
-            before = [word for word, _, word_end in placed if word_end <= start + edge]
-            after = [word for word, word_start, _ in placed if word_start >= end - edge]
-            if not _where_a_filler_goes(before[-1] if before else None,
-                                        after[0] if after else None):
+            before = [(i, word) for i, word, _, word_end in placed if word_end <= start + edge]
+            after = [(i, word) for i, word, word_start, _ in placed if word_start >= end - edge]
+            first = before[-1][0] if before else -1
+            last = after[0][0] if after else len(words)
+            written_here = any(first < i < last for i in written)
+            if written_here:
+                if (end - start) * 10 < CANDIDATE_MIN_MS:
+                    continue
+            elif (end - start) * 10 < BETWEEN_WORDS_MIN_MS or not _where_a_filler_goes(
+                    before[-1][1] if before else None, after[0][1] if after else None):
                 continue
             values = features(sound, int(start), int(end))
-            if probability(values, language) >= BETWEEN_WORDS_SURE:
+            if written_here or probability(values, language) >= BETWEEN_WORDS_SURE:
                 found.append(_hesitation(offset_ms, int(start), int(end), values, language))
     return found
 

@@ -192,6 +192,36 @@ def test_a_filler_that_runs_into_its_words_is_found_between_them() -> None:
             if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]] == []
 
 
+def test_a_written_filler_is_placed_between_its_aligned_neighbours() -> None:
+    """Whisper wrote the "Uh." but timed it late, over the next word (a spoken-set "uh,"
+    came 330 ms after its sound), and the aligner places no written filler. Between the
+    aligned words around it, the piece of their shared stretch no word covers is its sound,
+    whatever Whisper's punctuation and however sure the sound is: the written word says a
+    filler is there, the sound says where. The report marks it there."""
+    from bench import spoken_verbatim
+    from feedback.fillers import detect_fillers
+    from feedback.types import Turn
+
+    item = next(i for i in spoken_verbatim.load_set() if i["file"] == "4483937_6.opus")
+    audio = filler_set.load_audio(item, spoken_verbatim.DATA)
+    at = next(k for k, p in enumerate(item["pieces"]) if p["start_ms"] == 18255)
+    before, uh, after = item["pieces"][at - 1:at + 2]
+    spans = [(before["start_ms"], uh["start_ms"] - acoustic.WORD_EDGE_MS), None,
+             (uh["end_ms"] + acoustic.WORD_EDGE_MS, after["end_ms"])]
+    late = (after["start_ms"] + 200, after["start_ms"] + 440)
+    words = [Word("our", *spans[0], 0.9), Word("uh,", *late, 0.2), Word("new", *spans[2], 0.9)]
+    found = hesitations(audio, words, "en", aligned=spans)
+    [stretch] = [h for h in found if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]]
+    assert abs(stretch.start_ms - uh["start_ms"]) <= 30 and abs(stretch.end_ms - uh["end_ms"]) <= 30
+    turn = Turn(tuple(words), "en", (), "voice", hesitations=found)  # type: ignore[arg-type]
+    [filler] = [f for f in detect_fillers(turn).fillers  # the excerpt's other stretches aside
+                if f.kind != "lexical" and f.start_ms < late[1] and f.end_ms > uh["start_ms"]]
+    assert (filler.text, filler.start_ms, filler.end_ms) == ("uh", stretch.start_ms, stretch.end_ms)
+    # With no written filler between them, the same piece needs a pause mark before it.
+    assert [h for h in hesitations(audio, [words[0], words[2]], "en", aligned=spans[::2])
+            if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]] == []
+
+
 @pytest.fixture(scope="module")
 def real_speech(stt: Any) -> dict[str, Any]:
     return asyncio.run(filler_set.on_real_speech(stt))
