@@ -208,10 +208,11 @@ def test_a_written_filler_is_placed_between_its_aligned_neighbours() -> None:
     audio = filler_set.load_audio(item, spoken_verbatim.DATA)
     at = next(k for k, p in enumerate(item["pieces"]) if p["start_ms"] == 18255)
     before, uh, after = item["pieces"][at - 1:at + 2]
-    spans = [(before["start_ms"], uh["start_ms"] - acoustic.WORD_EDGE_MS), None,
-             (uh["end_ms"] + acoustic.WORD_EDGE_MS, after["end_ms"])]
+    our = (before["start_ms"], uh["start_ms"] - acoustic.WORD_EDGE_MS)
+    new = (uh["end_ms"] + acoustic.WORD_EDGE_MS, after["end_ms"])
+    spans: list[tuple[int, int] | None] = [our, None, new]
     late = (after["start_ms"] + 200, after["start_ms"] + 440)
-    words = [Word("our", *spans[0], 0.9), Word("uh,", *late, 0.2), Word("new", *spans[2], 0.9)]
+    words = [Word("our", *our, 0.9), Word("uh,", *late, 0.2), Word("new", *new, 0.9)]
     found = hesitations(audio, words, "en", aligned=spans)
     [stretch] = [h for h in found if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]]
     assert abs(stretch.start_ms - uh["start_ms"]) <= 30 and abs(stretch.end_ms - uh["end_ms"]) <= 30
