@@ -318,6 +318,8 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     opening: list[int] = []  # the stretches the first word reaches (Whisper's times)
     first = aligned is None
     answers = backchannel_words([word.text for word in words])
+    written = {index for index, word in enumerate(words)  # filled pauses Whisper wrote
+               if is_filled_pause(word.text, language) and index not in answers}
     for index, word in enumerate(words):
         span = (word.start_ms, word.end_ms)
         if aligned is not None and (aligned[index] or index not in answers):
@@ -326,7 +328,7 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
         if start_ms is None or end_ms is None:
             continue
         starts_window, first = first, False
-        if (is_filled_pause(word.text, language) and index not in answers) or (
+        if index in written or (
                 word.probability is not None and word.probability < GUESSED):
             continue
         a, b = (start_ms - offset_ms) / 10, (end_ms - offset_ms) / 10
@@ -365,7 +367,8 @@ def hesitations(audio: np.ndarray, words: Sequence[Word], language: str, *,
     if aligned is not None:
         stretches = [found[k] for k in range(len(found))
                      if claimed[k] or judge(k) is None]  # none of them a candidate itself
-        result += _between_words(sound, stretches, words, aligned, language, offset_ms)
+        result += _between_words(sound, stretches, words, aligned, written, language,
+                                 offset_ms)
     return tuple(sorted(result, key=lambda h: h.start_ms))
 
 
@@ -377,18 +380,16 @@ def _hesitation(offset_ms: int, start: int, end: int, values: dict[str, float],
 
 
 def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Sequence[Word],
-                   aligned: Sequence[tuple[int, int] | None], language: str,
-                   offset_ms: int) -> list[Hesitation]:
+                   aligned: Sequence[tuple[int, int] | None], written: set[int],
+                   language: str, offset_ms: int) -> list[Hesitation]:
     """The pieces of `stretches` (hops) that no aligned word covers, where a filler goes,
     that sound surely like one (`BETWEEN_WORDS_SURE`). Where Whisper wrote a filled pause
-    between the aligned words around a piece, the written word is the evidence that a filler
-    is there and the piece is where: it is kept (from `CANDIDATE_MIN_MS`) with whatever
-    probability it has, and `feedback.fillers.confirmed` pairs the two. The aligner places
-    no written filler, and Whisper's time for one can be 300 ms off its sound."""
+    (`written`, by index) between the aligned words around a piece, the written word is the
+    evidence that a filler is there and the piece is where: it is kept (from
+    `CANDIDATE_MIN_MS`) with whatever probability it has, and `feedback.fillers.confirmed`
+    pairs the two. The aligner places no written filler, and Whisper's time for one can be
+    300 ms off its sound."""
     edge = WORD_EDGE_MS // 10
-    answers = backchannel_words([word.text for word in words])
-    written = [i for i, word in enumerate(words)
-               if is_filled_pause(word.text, language) and i not in answers]
     placed = [(i, word, (span[0] - offset_ms) // 10, (span[1] - offset_ms) // 10)
               for i, (word, span) in enumerate(zip(words, aligned, strict=True))
               if span is not None and not is_filled_pause(word.text, language)]
@@ -406,11 +407,9 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
             first = before[-1][0] if before else -1
             last = after[0][0] if after else len(words)
             written_here = any(first < i < last for i in written)
-            if written_here:
-                if (end - start) * 10 < CANDIDATE_MIN_MS:
-                    continue
-            elif (end - start) * 10 < BETWEEN_WORDS_MIN_MS or not _where_a_filler_goes(
-                    before[-1][1] if before else None, after[0][1] if after else None):
+            least_ms = CANDIDATE_MIN_MS if written_here else BETWEEN_WORDS_MIN_MS
+            if (end - start) * 10 < least_ms or not (written_here or _where_a_filler_goes(
+                    before[-1][1] if before else None, after[0][1] if after else None)):
                 continue
             values = features(sound, int(start), int(end))
             if written_here or probability(values, language) >= BETWEEN_WORDS_SURE:
