@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from audio.types import PIPELINE_RATE
+from feedback.fillers import is_filled_pause
 from feedback.numbers import NUMERAL, say
 
 FRAME_MS = 10
@@ -140,8 +141,9 @@ def _own_mean(decoder: Any, raw: bytes) -> None:
 def align(audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
     """Per word, where its sound is (ms from the audio's start), or None for the whole when
     the words cannot be aligned to the audio at all. A word with nothing to say (a lone
-    punctuation mark) has no span, and neither has a written "uh" or "um": the grammar lets
-    one stand anywhere, so it is aligned wherever it was said without being placed."""
+    punctuation mark) has no span, and neither has a written filled pause in any spelling
+    ("uh", "Umm...", "Hmm."; `feedback.fillers.is_filled_pause`): the grammar lets one stand
+    anywhere, so it is aligned wherever it was said without being placed."""
     with _lock:
         return _align(_fresh_decoder(), audio, words)
 
@@ -149,8 +151,8 @@ def align(audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
 def _align(decoder: Any, audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
     global _added
     known = decoder.lookup_word
-    said = [[] if (tokens := _tokens(word, known)) and set(tokens) <= set(OPTIONAL_FILLERS)
-            else tokens for word in words]  # a written "um": the optional filler covers it
+    said = [[] if is_filled_pause(word, "en") else _tokens(word, known)
+            for word in words]  # a written "um" or "umm": the optional filler covers it
     for token in {token for tokens in said for token in tokens}:
         if known(token) is None:
             decoder.add_word(token, sound_out(token), False)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from audio.align import UNKNOWN, align, sound_out, word_spans
 from bench import filler_set, spoken_verbatim
+from feedback.fillers import is_filled_pause
 
 EXCERPT = spoken_verbatim.EXCERPT
 EDGE_MS = 80  # a phrase's edge: Piper's own silence at the ends of a phrase it says
@@ -95,6 +96,21 @@ def test_words_land_in_their_phrases_and_off_the_fillers(
         overlaps = [min(end, filler["end_ms"]) - max(start, filler["start_ms"])
                     for _, (start, end) in aligned]
         assert max(overlaps) <= 40, filler  # at most a frame or two of a neighbour's edge
+
+
+def test_a_written_filled_pause_in_any_spelling_is_left_to_the_optional_filler(
+        excerpt: tuple[np.ndarray, list[dict]]) -> None:
+    # Whisper writes "Umm...", "uhh," or "Hmm." as often as "um": each is the grammar's
+    # optional filler, never a word the aligner must place (a sounded-out "umm" took the
+    # sound beside the filler's, and the words around it moved).
+    audio, pieces = excerpt
+    spellings = iter(["Umm...", "uhh,", "Hmm.", "erm", "mm"] * len(pieces))
+    words = [word for p in pieces if p["kind"] != "distractor"
+             for word in (p["text"].split() if p["kind"] == "phrase" else [next(spellings)])]
+    spans = align(audio, words)
+    assert spans is not None
+    for word, span in zip(words, spans, strict=True):
+        assert (span is None) == is_filled_pause(word, "en"), word
 
 
 def test_spans_are_stream_times_and_only_for_english(
