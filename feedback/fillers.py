@@ -160,9 +160,9 @@ def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     """Where the audio was analysed, the sound has its say. A written "um" beside a stretch of
     voice no other word claims, or with one between the words written before and after it
     (on recorded speech the alignment puts a filler far from its sound), is that stretch:
-    one filler, at the stretch's times if the stretch sounds like one; it is dropped only
-    when that stretch clearly does not (a laugh Whisper, prompted to keep fillers, wrote as
-    "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
+    one filler, at the stretch's times (where it was said); it is dropped only when that
+    stretch clearly does not sound like a filled pause (a laugh Whisper, prompted to keep
+    fillers, wrote as "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
     stretch of its own and stays, unless the recogniser was unsure of it and of the words
     around it too (it was guessing, as at a voice it cannot follow), or its alignment gave
     it no time (a token with no sound under it). Two written fillers never share one
