@@ -158,17 +158,17 @@ def filler_report(found: tuple[Filler, ...], words: int) -> FillerReport:
 
 def confirmed(written: list[Filler], turn: Turn) -> list[Filler]:
     """Where the audio was analysed, the sound has its say. A written "um" beside a stretch of
-    voice no other word claims, or with one between the words written before and after it
-    (on recorded speech the alignment puts a filler far from its sound), is that stretch:
-    one filler, at the stretch's times (where it was said); it is dropped only when that
-    stretch clearly does not sound like a filled pause (a laugh Whisper, prompted to keep
-    fillers, wrote as "um") and the recogniser was unsure of it. A written "uh" inside running speech has no
-    stretch of its own and stays, unless the recogniser was unsure of it and of the words
-    around it too (it was guessing, as at a voice it cannot follow), or its alignment gave
-    it no time (a token with no sound under it). Two written fillers never share one
-    stretch (Whisper writes one hum as "음... 음..."), and a written "저"/"그", which are
-    words too, counts only with a stretch of its own. A filler-like stretch no word claims
-    is a filled pause the recogniser did not write."""
+    voice no other word claims, or with one between the words written before and after it (on
+    recorded speech the alignment puts a filler far from its sound), is that stretch: one
+    filler, at the stretch's times (where it was said); it is dropped only when that stretch
+    clearly does not sound like a filled pause (a laugh Whisper, prompted to keep fillers,
+    wrote as "um") and the recogniser was unsure of it. A written "uh" inside running speech
+    has no stretch of its own and stays, unless the recogniser was unsure of it and of the
+    words around it too (it was guessing, as at a voice it cannot follow), or its alignment
+    gave it no time (a token with no sound under it). Two written fillers never share one
+    stretch (Whisper writes one hum as "음... 음..."), and a written "저"/"그", which are words
+    too, counts only with a stretch of its own. A filler-like stretch no word claims is a
+    filled pause the recogniser did not write."""
     if not turn.timed or turn.hesitations is None:
         return written
     stretches = list(turn.hesitations)
