@@ -8,22 +8,27 @@ audio's evidence (typed text, turns stored before it was kept) no such stretch i
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from feedback.types import Hesitation, Span, Turn, normalize
 
-FILLED_PAUSES = {
-    "en": {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm", "hm"},
-    "ko": {"음", "어", "아", "에", "으", "으음", "어어"},
+# A filled pause however far it is drawn out in writing ("Uhm...", "hmmm", "으으음"), with the
+# form it is counted under. Whisper spells one sound many ways ("Ehm...", "Mmm.", "Err,").
+FILLED_PAUSE_SPELLINGS = {
+    "en": ((re.compile(r"u+h*m+|e+h+m+|e+m{2,}"), "um"), (re.compile(r"u+h+"), "uh"),
+           (re.compile(r"e+r+m*"), "er"), (re.compile(r"a+h+"), "ah"),
+           (re.compile(r"h+m+"), "hmm"), (re.compile(r"m{2,}"), "mm")),
+    "ko": ((re.compile(r"으*음+"), "음"), (re.compile(r"어+"), "어"), (re.compile(r"아+"), "아"),
+           (re.compile(r"에+"), "에"), (re.compile(r"으+"), "으")),
 }
 KO_TRAILING_FILLERS = {"저", "그"}  # fillers only when drawn out: "저…", "그..."
 KO_LEXICAL = {"뭐", "막", "이제", "그냥", "그러니까", "그니까", "근데", "저기", "있잖아", "있잖아요",
               "좀", "약간"}
 EN_LEXICAL_ALWAYS = {"basically", "literally"}
-CANONICAL = {"umm": "um", "uhh": "uh", "erm": "er", "hm": "hmm", "그니까": "그러니까",
-             "있잖아요": "있잖아", "으음": "음"}
+CANONICAL = {"그니까": "그러니까", "있잖아요": "있잖아"}
 BACKCHANNELS = {"uh-huh", "mhm", "mm-hmm", "네", "예", "응"}
 _LIKE_AS_FILLER_AFTER = {"", "just", "and", "but", "so", "was", "is", "it's", "were", "um", "uh",
                          "because", "then"}
@@ -83,7 +88,7 @@ def _lexical_en(tokens: list[str], norm: list[str], i: int) -> int:
 
 
 def _is_ko_filler(token: str, word: str) -> str | None:
-    if word in FILLED_PAUSES["ko"]:
+    if filled_pause(word, "ko"):
         return "filled_pause"
     if word in KO_TRAILING_FILLERS and token.rstrip().endswith(("…", "...", ",")):
         return "filled_pause"
@@ -92,9 +97,17 @@ def _is_ko_filler(token: str, word: str) -> str | None:
     return None
 
 
+def filled_pause(word: str, language: str) -> str | None:
+    """The filled pause a normalized word spells ("uhmm" -> "um"), or None."""
+    for spelling, canonical in FILLED_PAUSE_SPELLINGS["en" if language == "en" else "ko"]:
+        if spelling.fullmatch(word):
+            return canonical
+    return None
+
+
 def is_filled_pause(token: str, language: str) -> bool:
     word = normalize(token)
-    return word in FILLED_PAUSES["en" if language == "en" else "ko"] or (
+    return filled_pause(word, language) is not None or (
         language == "ko" and word in KO_TRAILING_FILLERS)
 
 
@@ -110,7 +123,7 @@ def detect_fillers(turn: Turn) -> FillerReport:
         if i in answers or not word:
             pass
         elif turn.language == "en":
-            if word in FILLED_PAUSES["en"]:
+            if filled_pause(word, "en"):
                 span, kind = 1, "filled_pause"
             elif (span := _lexical_en(tokens, norm, i)):
                 kind = "lexical"
@@ -119,7 +132,8 @@ def detect_fillers(turn: Turn) -> FillerReport:
             span = 1 if kind else 0
         if span:
             first, last = turn.words[i], turn.words[i + span - 1]
-            text = " ".join(CANONICAL.get(w, w) for w in norm[i:i + span])
+            text = " ".join(filled_pause(w, turn.language) or CANONICAL.get(w, w)
+                            for w in norm[i:i + span])
             found.append(Filler(text, kind, i, first.start_ms, last.end_ms,
                                 first.probability if first.probability is not None else 1.0))
             i += span

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from feedback.fillers import FILLED_PAUSES
+from feedback.fillers import filled_pause
 from feedback.numbers import NUMERAL, say
 from feedback.types import Turn, normalize
 
@@ -48,7 +48,7 @@ def units_in(text: str, language: str) -> float:
         numerals = _NUMERAL.findall(token)
         if numerals:
             count += sum(_spoken_number(m, "en") for m in numerals)
-        elif normalize(token) and normalize(token) not in FILLED_PAUSES["en"]:
+        elif normalize(token) and not filled_pause(normalize(token), "en"):
             count += 1
     return float(count)
 

@@ -61,6 +61,23 @@ def test_content_words_and_backchannels_are_not_fillers(text: str, expected: lis
     assert fillers_in(text, language) == expected
 
 
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    # Whisper writes one sound many ways; each is counted under the form people know it by.
+    ("Ehm... the client called. Uhmm, I wrote it.", "en", ["um", "um"]),
+    ("Hmmm. Mmm, err, ahh, I uhhh think so.", "en", ["hmm", "mm", "er", "ah", "uh"]),
+    ("으으음... 그러니까 음음, 어어어 제가 했어요.", "ko", ["음", "그러니까", "음", "어"]),
+    # Words, not filled pauses: "'em" (them), "eh?", "hum" and "ahead" keep their sense.
+    ("Give 'em the plan, eh? We hum along and go ahead.", "en", []),
+])
+def test_a_filled_pause_counts_in_any_spelling(text: str, language: Language,
+                                               expected: list[str]) -> None:
+    assert fillers_in(text, language) == expected
+
+
+def test_a_filled_pause_in_any_spelling_is_no_word_of_the_pace() -> None:
+    assert units_in("Ehm... the client called. Uhmm, I wrote it. Hmmm.", "en") == 6
+
+
 def test_filler_rate_and_clusters() -> None:
     words = tuple(Word(w, i * 500, i * 500 + 300, 0.9) for i, w in
                   enumerate("um, so I uh think, um, like we shipped it on time".split()))
