@@ -8,7 +8,9 @@ hidden Markov models, with the CMU dictionary (both shipped in the `pocketsphinx
 place the same words to the 10 ms frame. Between any two words the grammar lets a short
 "uh", "um", "er", "ah" or "hmm" stand, so that a filler Whisper dropped is not forced into
 a word; the aligner never decides that such a filler is there (its own "uh"s are as often a
-word's reduced vowel), it only keeps words off it. English only: there is no Korean model.
+word's reduced vowel), it only keeps words off it. Where Whisper wrote one, the filler there
+is not optional: Whisper heard it between those words. English only: there is no Korean
+model.
 
 `align` is a blocking function over int16 audio, for a worker thread: one decoder (the model
 is ~100 MB, 0.3 s to load: `load` it with the other models) serves one utterance at a time.
@@ -142,8 +144,9 @@ def align(audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
     """Per word, where its sound is (ms from the audio's start), or None for the whole when
     the words cannot be aligned to the audio at all. A word with nothing to say (a lone
     punctuation mark) has no span, and neither has a written filled pause in any spelling
-    ("uh", "Umm...", "Hmm."; `feedback.fillers.is_filled_pause`): the grammar lets one stand
-    anywhere, so it is aligned wherever it was said without being placed."""
+    ("uh", "Umm...", "Hmm."; `feedback.fillers.is_filled_pause`): the grammar's filler
+    stands for it between its neighbours, required there (optional between other words), so
+    the words beside it are kept off its sound without the aligner placing it."""
     with _lock:
         return _align(_fresh_decoder(), audio, words)
 
@@ -151,19 +154,26 @@ def align(audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
 def _align(decoder: Any, audio: np.ndarray, words: Sequence[str]) -> list[Span | None] | None:
     global _added
     known = decoder.lookup_word
-    said = [[] if is_filled_pause(word, "en") else _tokens(word, known)
-            for word in words]  # a written "um" or "umm": the optional filler covers it
+    written = [is_filled_pause(word, "en") for word in words]
+    said = [[] if filler else _tokens(word, known)  # "um", "Umm...": the grammar's filler
+            for word, filler in zip(words, written, strict=True)]
     for token in {token for tokens in said for token in tokens}:
         if known(token) is None:
             decoder.add_word(token, sound_out(token), False)
             _added += 1
     if not any(said):
         return None
-    optional = "[<filler>]"
-    body = " ".join(f"{optional} {' '.join(tokens)}" for tokens in said if tokens)
+    # Before each word, and after the last, a filler: required where Whisper wrote one.
+    body, here = [], False
+    for tokens, filler in zip(said, written, strict=True):
+        here = here or filler
+        if tokens:
+            body.append(f"{'<filler>' if here else '[<filler>]'} {' '.join(tokens)}")
+            here = False
+    body.append("<filler>" if here else "[<filler>]")
     decoder.add_jsgf_string("words", "#JSGF V1.0;\ngrammar words;\n"
                             f"<filler> = {' | '.join(OPTIONAL_FILLERS)};\n"
-                            f"public <said> = {body} {optional};\n")
+                            f"public <said> = {' '.join(body)};\n")
     raw = np.ascontiguousarray(audio, dtype=np.int16).tobytes()
     _own_mean(decoder, raw)
     decoder.activate_search("words")

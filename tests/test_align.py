@@ -113,6 +113,22 @@ def test_a_written_filled_pause_in_any_spelling_is_left_to_the_optional_filler(
         assert (span is None) == is_filled_pause(word, "en"), word
 
 
+def test_a_word_after_a_written_filled_pause_is_kept_off_the_filler() -> None:
+    # Where Whisper wrote a filled pause, one was said between its neighbours, so there the
+    # grammar's filler is not optional. When it was, the aligner put the "The" after a
+    # drawn-out "Uhm..." (the filler set's en_105, 5.48-6.04 s) on the "Uhm" itself, 1.1 s
+    # before its own sound, and the filler went uncounted.
+    item = next(i for i in filler_set.load_set() if i["file"] == "en_105.opus")
+    audio = filler_set.load_audio(item)
+    uhm = next(p for p in item["pieces"] if p["text"] == "Uhm...")
+    words = ("Umm, my biggest strength is staying calm under pressure. I think the plan needs "
+             "one more review. Ehm... The client called me on a Sunday.").split()
+    spans = align(audio, words)
+    assert spans is not None
+    the = spans[words.index("The")]
+    assert the is not None and the[0] >= uhm["end_ms"] - EDGE_MS, the
+
+
 def test_spans_are_stream_times_and_only_for_english(
         excerpt: tuple[np.ndarray, list[dict]]) -> None:
     audio, pieces = excerpt
