@@ -78,6 +78,21 @@ def test_a_filled_pause_in_any_spelling_is_no_word_of_the_pace() -> None:
     assert units_in("Ehm... the client called. Uhmm, I wrote it. Hmmm.", "en") == 6
 
 
+_DRAWN_OUT = {"um": r"[Uu]u{0,3}h{0,3}m{1,4}", "uh": r"[Uu]u{0,3}h{1,4}", "hmm": r"[Hh]h{0,2}m{1,5}",
+              "er": r"[Ee]e{0,2}r{1,3}m{0,2}", "음": r"으{0,3}음{1,3}", "어": r"어{1,4}"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), form=st.sampled_from(sorted(_DRAWN_OUT)),
+       mark=st.sampled_from(["", ",", ".", "...", "…", "?"]))
+def test_every_drawn_out_spelling_counts_as_its_filled_pause(data: st.DataObject, form: str,
+                                                              mark: str) -> None:
+    spelling = data.draw(st.from_regex(_DRAWN_OUT[form], fullmatch=True))
+    language: Language = "ko" if form in ("음", "어") else "en"
+    after = "제가 했어요." if language == "ko" else "I wrote it."
+    assert fillers_in(f"{spelling}{mark} {after}", language) == [form]
+
+
 def test_filler_rate_and_clusters() -> None:
     words = tuple(Word(w, i * 500, i * 500 + 300, 0.9) for i, w in
                   enumerate("um, so I uh think, um, like we shipped it on time".split()))
