@@ -30,7 +30,7 @@ from feedback.fillers import is_filled_pause
 from feedback.numbers import NUMERAL, say
 
 FRAME_MS = 10
-OPTIONAL_FILLERS = ("uh", "um", "er", "ah", "hmm")
+GRAMMAR_FILLERS = ("uh", "um", "er", "ah", "hmm")
 UNKNOWN = "_unknown_"  # a token with no letters to sound out: speech of any kind
 # Sounding out a word the dictionary lacks ("Ngodwana"): letter by letter, with the commonest
 # digraphs. Crude, but it keeps the word's length and its consonants, where a single
@@ -172,7 +172,7 @@ def _align(decoder: Any, audio: np.ndarray, words: Sequence[str]) -> list[Span |
             here = False
     body.append("<filler>" if here else "[<filler>]")
     decoder.add_jsgf_string("words", "#JSGF V1.0;\ngrammar words;\n"
-                            f"<filler> = {' | '.join(OPTIONAL_FILLERS)};\n"
+                            f"<filler> = {' | '.join(GRAMMAR_FILLERS)};\n"
                             f"public <said> = {' '.join(body)};\n")
     raw = np.ascontiguousarray(audio, dtype=np.int16).tobytes()
     _own_mean(decoder, raw)
@@ -180,12 +180,12 @@ def _align(decoder: Any, audio: np.ndarray, words: Sequence[str]) -> list[Span |
     _feed(decoder, raw)
     if decoder.hyp() is None:
         return None
-    # Segments: the words said ("we'll(2)": its second pronunciation), the optional fillers,
+    # Segments: the words said ("we'll(2)": its second pronunciation), the grammar's fillers,
     # silences and noises (<sil>, [NOISE]) and the grammar's empty steps ("(NULL)").
     heard = [(segment.word.split("(")[0], segment.start_frame * FRAME_MS,
               (segment.end_frame + 1) * FRAME_MS) for segment in decoder.seg()]
     spoken = [(word, start, end) for word, start, end in heard
-              if word and word not in OPTIONAL_FILLERS and not word.startswith(("<", "["))]
+              if word and word not in GRAMMAR_FILLERS and not word.startswith(("<", "["))]
     spans: list[Span | None] = []
     at = 0
     for tokens in said:

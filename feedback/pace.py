@@ -48,7 +48,7 @@ def units_in(text: str, language: str) -> float:
         numerals = _NUMERAL.findall(token)
         if numerals:
             count += sum(_spoken_number(m, "en") for m in numerals)
-        elif normalize(token) and not filled_pause(normalize(token), "en"):
+        elif (word := normalize(token)) and not filled_pause(word, "en"):
             count += 1
     return float(count)
 

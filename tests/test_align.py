@@ -98,11 +98,11 @@ def test_words_land_in_their_phrases_and_off_the_fillers(
         assert max(overlaps) <= 40, filler  # at most a frame or two of a neighbour's edge
 
 
-def test_a_written_filled_pause_in_any_spelling_is_left_to_the_optional_filler(
+def test_a_written_filled_pause_in_any_spelling_is_left_to_the_grammars_filler(
         excerpt: tuple[np.ndarray, list[dict]]) -> None:
     # Whisper writes "Umm...", "uhh," or "Hmm." as often as "um": each is the grammar's
-    # optional filler, never a word the aligner must place (a sounded-out "umm" took the
-    # sound beside the filler's, and the words around it moved).
+    # filler (required where it was written), never a word the aligner must place (a
+    # sounded-out "umm" took the sound beside the filler's, and the words around it moved).
     audio, pieces = excerpt
     spellings = iter(["Umm...", "uhh,", "Hmm.", "erm", "mm"] * len(pieces))
     words = [word for p in pieces if p["kind"] != "distractor"
