@@ -12,6 +12,9 @@ render) the report of 300 such turns.
     python bench/feedback.py --earnings22 PATH/speech-datasets/earnings22
         # and filled pauses on real calls with verbatim transcripts, where their audio has
         # been fetched from Git LFS (bench/verbatim_fillers.py; about an hour on 2 cores)
+    python bench/feedback.py --disfluency-speech PATH/DisfluencySpeech
+        # and filled pauses on DisfluencySpeech's test split, real speech whose transcripts
+        # mark every disfluency, where it has been fetched (bench/disfluency_speech.py)
 """
 
 from __future__ import annotations
@@ -95,6 +98,12 @@ def main() -> None:
         root = Path(sys.argv[sys.argv.index("--earnings22") + 1])
         real = asyncio.run(verbatim_fillers.measure(root, seconds=20, count=8))
         result["real_speech_fillers"] = {"en": real["en"], "per_call": real["per_call"]}
+    if "--disfluency-speech" in sys.argv:
+        from bench import disfluency_speech
+
+        root = Path(sys.argv[sys.argv.index("--disfluency-speech") + 1])
+        clips = asyncio.run(disfluency_speech.measure(root))
+        result["real_speech_fillers_disfluencyspeech"] = {"en": clips["en"]}
     print(json.dumps(result, indent=2))
 
 

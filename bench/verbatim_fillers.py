@@ -298,7 +298,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "precision": round(hits / (hits + false), 3) if hits + false else None}
 
 
-def _lfs_pointer(path: Path) -> bool:
+def lfs_pointer(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(40).startswith(b"version https://git-lfs")
 
@@ -312,7 +312,7 @@ async def measure(root: Path, seconds: float, count: int) -> dict[str, Any]:
     calls = sorted((root / "subset10" / "media").glob("*.mp3"))
     if not calls:
         raise SystemExit(f"no calls under {root / 'subset10' / 'media'}")
-    if pointers := [c.name for c in calls if _lfs_pointer(c.resolve())]:
+    if pointers := [c.name for c in calls if lfs_pointer(c.resolve())]:
         raise SystemExit(f"{len(pointers)} calls are Git LFS pointers, not audio: run "
                          "`git lfs pull --include 'earnings22/media/*.mp3'` first")
 
