@@ -152,6 +152,8 @@ def read_split(path: Path) -> Iterator[Clip]:
     for i, (audio, text) in enumerate(zip(table.column("audio").to_pylist(),
                                           table.column("transcript_annotated").to_pylist(),
                                           strict=True)):
+        if not audio or not audio.get("bytes"):
+            raise SystemExit(f"{path.name}: clip {i} holds no audio, only a reference to it")
         samples = decode_audio(io.BytesIO(audio["bytes"]), sampling_rate=RATE)
         yield Clip(audio.get("path") or f"{path.stem}:{i}",
                    (np.clip(samples, -1, 1) * 32767).astype(np.int16), read_annotated(text))

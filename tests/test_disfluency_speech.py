@@ -62,7 +62,7 @@ def test_a_clips_edges_stand_in_for_words_before_and_after_it() -> None:
     assert windows(tokens, times, 5000) is None
 
 
-def test_a_split_still_in_git_lfs_is_named(tmp_path: Path) -> None:
+def test_a_split_that_is_no_data_is_named(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "test-00000-of-00001.parquet").write_text(
         "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 70900000\n")
@@ -70,6 +70,12 @@ def test_a_split_still_in_git_lfs_is_named(tmp_path: Path) -> None:
         split_files(tmp_path, "test")
     with pytest.raises(SystemExit, match="no validation split"):
         split_files(tmp_path, "validation")
+    # A split whose audio column names files instead of holding them cannot be scored.
+    referenced = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(pa.table({"audio": [{"bytes": None, "path": "clip.wav"}],
+                             "transcript_annotated": ["{F uh, } yes. /"]}), referenced)
+    with pytest.raises(SystemExit, match="clip 0 holds no audio"):
+        list(read_split(referenced))
 
 
 @pytest.fixture(scope="module")
