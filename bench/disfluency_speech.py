@@ -54,12 +54,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.verbatim_fillers import (
-    MAX_WINDOW_MS,
-    MIN_MATCHED,
     Timed,
     Token,
     anchors,
-    filler_window,
+    filler_windows,
     lfs_pointer,
     place,
     score,
@@ -99,24 +97,11 @@ class Clip:
 
 
 def windows(tokens: list[Token], times: list[Timed | None],
-            length_ms: int) -> list[Timed] | None:
-    """Where the clip's filled pauses must be (`filler_window`, the clip's start and end
-    standing in for a matched word before the first word and after the last), or None
-    where the clip cannot be scored: under `MIN_MATCHED` of its words matched, or a
-    window over `MAX_WINDOW_MS`."""
-    words = [t for t, token in zip(times, tokens, strict=True)
-             if not (token.filled or token.backchannel)]
-    if not words or sum(t is not None for t in words) < MIN_MATCHED * len(words):
-        return None
-    edged = [Timed(0, 0), *times, Timed(length_ms, length_ms)]
-    found = []
-    for i, token in enumerate(tokens):
-        if token.filled:
-            window = filler_window(edged, i + 1)
-            if window is None or window.end_ms - window.start_ms > MAX_WINDOW_MS:
-                return None
-            found.append(window)
-    return found
+            length_ms: int) -> tuple[Timed, ...] | None:
+    """Where the clip's filled pauses must be, the clip's start and end standing in for a
+    matched word before the first word and after the last, or None where the clip cannot
+    be scored (`verbatim_fillers.filler_windows`)."""
+    return filler_windows(tokens, times, range(len(tokens)), length_ms)
 
 
 async def evaluate(stt: Any, clips: list[Clip]) -> dict[str, Any]:
@@ -132,7 +117,7 @@ async def evaluate(stt: Any, clips: list[Clip]) -> dict[str, Any]:
             left_out.append(clip.name)
             continue
         reported = await by_turns(stt, clip.audio, "en")
-        rows.append({**score(tuple(placed), [(s, e) for _, s, e, _ in reported],
+        rows.append({**score(placed, [(s, e) for _, s, e, _ in reported],
                              tolerance_ms=0),
                      "clip": clip.name, "start_ms": 0, "end_ms": length_ms,
                      "reported": reported})

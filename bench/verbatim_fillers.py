@@ -128,15 +128,36 @@ def place(tokens: list[Token], heard: list[tuple[str, int, int]]) -> list[Timed 
     return times
 
 
-def filler_window(times: list[Timed | None], index: int) -> Timed | None:
+def filler_window(times: list[Timed | None], index: int,
+                  length_ms: int | None = None) -> Timed | None:
     """Where the transcript's token `index` (a filler) must be: after the matched word
     before it and before the matched word after it, reaching `SLACK_MS` into each, for
-    Whisper stretches a word over a filler it does not write."""
-    before = next((t for t in reversed(times[:index]) if t is not None), None)
-    after = next((t for t in times[index + 1:] if t is not None), None)
+    Whisper stretches a word over a filler it does not write. Given the recording's
+    `length_ms` (a whole clip), its start and end stand in where no word is matched."""
+    start, end = (None, None) if length_ms is None else (Timed(0, 0), Timed(length_ms, length_ms))
+    before = next((t for t in reversed(times[:index]) if t is not None), start)
+    after = next((t for t in times[index + 1:] if t is not None), end)
     if before is None or after is None or after.start_ms < before.end_ms - TOLERANCE_MS:
         return None
     return Timed(before.end_ms - SLACK_MS, max(before.end_ms, after.start_ms) + SLACK_MS)
+
+
+def filler_windows(tokens: list[Token], times: list[Timed | None], span: range,
+                   length_ms: int | None = None) -> tuple[Timed, ...] | None:
+    """The windows of the fillers among `tokens[span]` (`filler_window`), or None where the
+    span cannot be scored: no words, under `MIN_MATCHED` of its words matched, or a filler
+    whose window has none or is over `MAX_WINDOW_MS`."""
+    words = [i for i in span if not (tokens[i].filled or tokens[i].backchannel)]
+    if not words or sum(times[i] is not None for i in words) < MIN_MATCHED * len(words):
+        return None
+    fillers = []
+    for i in span:
+        if tokens[i].filled:
+            window = filler_window(times, i, length_ms)
+            if window is None or window.end_ms - window.start_ms > MAX_WINDOW_MS:
+                return None
+            fillers.append(window)
+    return tuple(fillers)
 
 
 @dataclass(frozen=True)
@@ -198,22 +219,15 @@ def _usable(tokens: list[Token], times: list[Timed | None], first: int, last: in
     span = range(first, last + 1)
     if len({tokens[i].speaker for i in span}) != 1:
         return None
-    words = [i for i in span if not (tokens[i].filled or tokens[i].backchannel)]
-    if sum(times[i] is not None for i in words) < MIN_MATCHED * len(words):
+    fillers = filler_windows(tokens, times, span)
+    if fillers is None:
         return None
-    fillers = []
-    for i in span:
-        if tokens[i].filled:
-            window = filler_window(times, i)
-            if window is None or window.end_ms - window.start_ms > MAX_WINDOW_MS:
-                return None
-            fillers.append(window)
     # Cut in the middle of the pauses around the excerpt; at the recording's start, from
     # its start; at its end, two seconds after the last word.
     start = 0 if before is None else (_at(times, before).end_ms + _at(times, first).start_ms) // 2
     end = (min(_at(times, last).end_ms + 2000, length_ms) if after is None
            else (_at(times, last).end_ms + _at(times, after).start_ms) // 2)
-    return Excerpt(start, end, first, last, tuple(fillers),
+    return Excerpt(start, end, first, last, fillers,
                    sum(tokens[i].backchannel for i in span))
 
 

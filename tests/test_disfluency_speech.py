@@ -54,8 +54,8 @@ def test_a_clips_edges_stand_in_for_words_before_and_after_it() -> None:
     tokens = [Token(w, "0") for w in "um so the plan is simple uh".split()]
     times = [None, Timed(400, 600), Timed(600, 700), Timed(700, 950), Timed(950, 1100),
              Timed(1100, 1500), None]
-    assert windows(tokens, times, 2600) == [Timed(-SLACK_MS, 400 + SLACK_MS),
-                                            Timed(1500 - SLACK_MS, 2600 + SLACK_MS)]
+    assert windows(tokens, times, 2600) == (Timed(-SLACK_MS, 400 + SLACK_MS),
+                                            Timed(1500 - SLACK_MS, 2600 + SLACK_MS))
     # Under 80 % of the words matched (3 of 5): the clip cannot be scored.
     assert windows(tokens, [None, None, None, *times[3:]], 2600) is None
     # A window over 2.5 s says the words around it were not where the filler is.
