@@ -102,10 +102,15 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[t
     return root, truth
 
 
+@pytest.fixture(scope="module")
+def clips(dataset: tuple[Path, list[list[tuple[int, int]]]]) -> list[Clip]:
+    """The split as the harness reads it (each clip decoded once for the tests below)."""
+    return [clip for f in split_files(dataset[0], "test") for clip in read_split(f)]
+
+
 def test_the_split_reads_as_clips_of_16_khz_audio_and_words(
-        dataset: tuple[Path, list[list[tuple[int, int]]]]) -> None:
-    root, truth = dataset
-    clips = [clip for f in split_files(root, "test") for clip in read_split(f)]
+        dataset: tuple[Path, list[list[tuple[int, int]]]], clips: list[Clip]) -> None:
+    _, truth = dataset
     assert [c.name for c in clips] == [f"clip_{i}.wav" for i in range(4)]
     assert [sum(t.filled for t in c.tokens) for c in clips] == [len(t) for t in truth] \
         == [1, 3, 1, 1]
@@ -113,9 +118,8 @@ def test_the_split_reads_as_clips_of_16_khz_audio_and_words(
 
 
 def test_the_gateway_is_scored_on_each_clip(
-        dataset: tuple[Path, list[list[tuple[int, int]]]], stt: Any) -> None:
-    root, truth = dataset
-    clips: list[Clip] = [clip for f in split_files(root, "test") for clip in read_split(f)]
+        dataset: tuple[Path, list[list[tuple[int, int]]]], clips: list[Clip], stt: Any) -> None:
+    _, truth = dataset
     result = asyncio.run(evaluate(stt, clips))
     rows = result["rows"]
     # A clip whose words Whisper heard otherwise is left out ("a quality" was written
@@ -129,15 +133,14 @@ def test_the_gateway_is_scored_on_each_clip(
 
 
 def test_untimed_fillers_of_a_clip_are_placed_where_they_were_said(
-        dataset: tuple[Path, list[list[tuple[int, int]]]]) -> None:
+        dataset: tuple[Path, list[list[tuple[int, int]]]], clips: list[Clip]) -> None:
     """Each filler of a clip that can be scored is placed over where it was said, within
     150 ms, as five of six are on the whole excerpt (tests/test_verbatim_fillers.py)."""
     from bench.verbatim_fillers import anchors, place
 
-    root, truth = dataset
+    _, truth = dataset
     placed_fillers = near = 0
-    for clip, said in zip((c for f in split_files(root, "test") for c in read_split(f)),
-                          truth, strict=True):
+    for clip, said in zip(clips, truth, strict=True):
         placed = windows(clip.tokens, place(clip.tokens, anchors(clip.audio)),
                          len(clip.audio) * 1000 // RATE)
         if placed is None:
