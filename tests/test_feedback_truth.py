@@ -195,6 +195,36 @@ def test_a_filler_that_runs_into_its_words_is_found_between_them() -> None:
             if h.start_ms < uh["end_ms"] and h.end_ms > uh["start_ms"]] == []
 
 
+def test_a_filler_run_into_a_word_is_judged_on_its_steady_part() -> None:
+    """A drawn-out spoken-set "Um..." runs on from the "north," before it, and the aligner
+    ended "north" 70 ms before the filler began (these are its spans on this excerpt). The
+    free piece holds the word's last sound with the filler and, whole, reads as a word; its
+    steadiest part, the held vowel, reads as the filled pause it is, and is marked there.
+    Noise has no steady part: it is not voiced."""
+    from bench import spoken_verbatim
+
+    item = next(i for i in spoken_verbatim.load_set() if i["file"] == "4481952_6.opus")
+    audio = filler_set.load_audio(item, spoken_verbatim.DATA)
+    um = next(p for p in item["pieces"] if p["kind"] == "filler" and p["start_ms"] == 4978)
+    spans = [(4340, 4910), (5920, 6650)]
+    words = [Word("north,", *spans[0], 0.75), Word("processing", *spans[1], 0.8)]
+    [stretch] = [h for h in hesitations(audio, words, "en", aligned=spans)
+                 if h.start_ms < um["end_ms"] and h.end_ms > um["start_ms"]]
+    assert um["start_ms"] - 30 <= stretch.start_ms < stretch.end_ms <= um["end_ms"] + 30
+    assert stretch.end_ms - stretch.start_ms >= acoustic.STEADY_MIN_MS
+    assert stretch.probability >= acoustic.BETWEEN_WORDS_SURE
+    samples = audio.astype(np.float32)
+    levels = acoustic.frame_levels(samples)
+    sound = acoustic.Sound.of(samples, levels, acoustic.islands(levels))
+    edge = acoustic.WORD_EDGE_MS
+    piece = ((spans[0][1] + edge) // 10, (spans[1][0] - edge) // 10)
+    assert acoustic.probability(acoustic.features(sound, *piece), "en") < acoustic.BETWEEN_WORDS_SURE
+    assert acoustic.steadiest_run(sound, *piece) == (stretch.start_ms // 10, stretch.end_ms // 10)
+    noise = np.random.default_rng(0).normal(0, 3000, acoustic.RATE).astype(np.float32)
+    noisy = acoustic.Sound.of(noise, acoustic.frame_levels(noise), [(0, 99)])
+    assert acoustic.steadiest_run(noisy, 0, 99) is None
+
+
 def test_a_written_filler_is_placed_between_its_aligned_neighbours() -> None:
     """Whisper wrote the "Uh." but timed it late, over the next word (a spoken-set "uh,"
     came 330 ms after its sound), and the aligner places no written filler. Between the
