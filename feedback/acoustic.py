@@ -434,8 +434,10 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
 
 def steadiest_run(sound: Sound, start: int, end: int) -> tuple[int, int] | None:
     """The longest run of hops in [start, end) that are voiced and whose spectrum holds
-    still (`STEADY_FLUX`), gaps of `STEADY_GAP_HOPS` bridged, if it lasts `STEADY_MIN_MS`."""
+    still (`STEADY_FLUX`), gaps of `STEADY_GAP_HOPS` bridged, if it lasts `STEADY_MIN_MS`.
+    Hops outside the sound are not in it."""
     least = STEADY_MIN_MS // 10
+    start, end = max(0, start), min(end, len(sound.cepstra))
     if end - start < least:
         return None
     correlation = _pitch(_frames(sound.samples[start * HOP: end * HOP + PITCH_WINDOW],

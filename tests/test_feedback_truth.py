@@ -415,3 +415,23 @@ def test_acoustic_evidence_never_fails_on_any_audio(samples: list[int],
     voiced = [(offset + a, offset + a + length) for a, length, _, _ in spans if length > 0]
     for start, end in refine_voiced(audio, voiced, offset_ms=offset):
         assert start <= end
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), seconds=st.floats(0.05, 1.0),
+       tone=st.floats(0.0, 1.0), start=st.integers(-10, 110), length=st.integers(-10, 110))
+def test_a_steadiest_run_lies_inside_its_piece(seed: int, seconds: float, tone: float,
+                                               start: int, length: int) -> None:
+    """Any sound (noise, a held tone or both) and any piece, inside the audio or not: the
+    steadiest run is inside both and at least `STEADY_MIN_MS` long, or there is none."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * acoustic.RATE)
+    t = np.arange(n) / acoustic.RATE
+    samples = (tone * 8000 * np.sin(2 * np.pi * 150 * t) + rng.normal(0, 2000 * (1 - tone), n))
+    samples = samples.astype(np.float32)
+    levels = acoustic.frame_levels(samples)
+    sound = acoustic.Sound.of(samples, levels, [(0, max(1, len(levels)))])
+    run = acoustic.steadiest_run(sound, start, start + length)
+    if run is not None:
+        assert max(0, start) <= run[0] < run[1] <= min(start + length, len(sound.cepstra))
+        assert (run[1] - run[0]) * 10 >= acoustic.STEADY_MIN_MS
