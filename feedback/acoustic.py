@@ -422,12 +422,12 @@ def _between_words(sound: Sound, stretches: Sequence[tuple[int, int]], words: Se
                 continue
             start, end = int(start), int(end)
             values = features(sound, start, end)
-            if probability(values, language) < BETWEEN_WORDS_SURE and (
-                    run := steadiest_run(sound, start, end)) is not None:
+            p = probability(values, language)
+            if p < BETWEEN_WORDS_SURE and (run := steadiest_run(sound, start, end)) is not None:
                 steady = features(sound, *run)
-                if probability(steady, language) > probability(values, language):
-                    (start, end), values = run, steady
-            if written_here or probability(values, language) >= BETWEEN_WORDS_SURE:
+                if (q := probability(steady, language)) > p:
+                    (start, end), values, p = run, steady, q
+            if written_here or p >= BETWEEN_WORDS_SURE:
                 found.append(_hesitation(offset_ms, start, end, values, language))
     return found
 
